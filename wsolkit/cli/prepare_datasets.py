@@ -1,0 +1,3 @@
+"""``wsolkit prepare cub|imagenet|openimages|folder``."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""``wsolkit prepare synthetic``."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Datasets: the wsolevaluation metadata format, torch datasets and converters."""

@@ -1,0 +1,1 @@
+"""Rendering of result objects as rich tables, JSON, CSV, markdown and figures."""

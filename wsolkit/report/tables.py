@@ -1,0 +1,41 @@
+"""rich tables for plugin listings and dataset summaries."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from wsolkit.data.spec import PrepareSummary
+from wsolkit.registry import PluginInfo
+
+
+def plugin_table(kind: str, infos: list[PluginInfo]) -> Table:
+    """One row per registered name: name, package, description, status."""
+    table = Table(title=f"{kind} ({len(infos)})", title_justify="left", expand=False)
+    table.add_column("name", style="bold")
+    table.add_column("package")
+    table.add_column("description", overflow="fold")
+    table.add_column("status", overflow="fold")
+    for info in infos:
+        if info.status == "ok":
+            status = Text("ok", style="green")
+        else:
+            status = Text(f"failed: {info.error}", style="red")
+        description = info.description
+        if info.alias_of:
+            description = f"alias of {info.alias_of}"
+        table.add_row(info.name, info.package, description, status)
+    return table
+
+
+def prepare_table(summary: PrepareSummary) -> Table:
+    """Images, classes and boxes (or masks) per split of a prepared dataset."""
+    unit = "masks" if summary.annotation == "masks" else "boxes"
+    table = Table(title=f"{summary.dataset} → {summary.out_dir}", title_justify="left")
+    table.add_column("split", style="bold")
+    table.add_column("images", justify="right")
+    table.add_column("classes", justify="right")
+    table.add_column(unit, justify="right")
+    for name, split in summary.splits.items():
+        table.add_row(name, f"{split.images:,}", f"{split.classes:,}", f"{split.boxes:,}")
+    return table

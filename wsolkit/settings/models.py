@@ -1,0 +1,180 @@
+"""Typed settings, one model per concern.
+
+These models are the single source of defaults, allowed ranges and
+documentation: CLI flags, ``WSOLKIT_*`` environment variables and YAML keys map
+onto them by name (``optim.lr`` ⇔ ``WSOLKIT_OPTIM__LR`` ⇔ ``optim: {lr: …}``).
+The defaults are the published CUB/VGG16 aligned-EIL recipe (SPEC.md §4) where
+one exists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataSettings(_Section):
+    """Which data to read and how images become tensors."""
+
+    dataset: str | None = Field(
+        None,
+        description="Registered dataset name (see `wsolkit list datasets`); sets the dataset's "
+        "defaults. Empty: the embedded synthetic benchmark.",
+    )
+    root: Path | None = Field(
+        None,
+        description="Prepared dataset folder (made by `wsolkit prepare`, holds dataset.yaml) or a "
+        "wsolevaluation metadata folder with train/ val/ test/ inside.",
+    )
+    image_root: Path | None = Field(
+        None, description="Folder the image paths in the metadata are relative to."
+    )
+    mask_root: Path | None = Field(
+        None, description="Folder the mask paths of a mask dataset are relative to."
+    )
+    train_split: str = Field("train", description="Metadata split used for training.")
+    val_split: str = Field("val", description="Split that picks checkpoints (train-fullsup).")
+    test_split: str = Field("test", description="Split of the final evaluation.")
+    use_proxy: bool = Field(False, description="Train on image_ids_proxy.txt (a smaller subset).")
+    num_classes: int | None = Field(None, ge=1, description="Number of classes (default: dataset).")
+    resize_size: int = Field(256, ge=8, le=4096, description="Training resize (square) before crop.")
+    crop_size: int = Field(224, ge=8, le=4096, description="Training random-crop size.")
+    eval_size: int = Field(
+        224,
+        ge=8,
+        le=4096,
+        description="Evaluation resolution: 224 on published datasets, the native size on synthetic.",
+    )
+    mean: tuple[float, float, float] = Field(IMAGENET_MEAN, description="Normalization mean (RGB).")
+    std: tuple[float, float, float] = Field(IMAGENET_STD, description="Normalization std (RGB).")
+    hflip: bool = Field(True, description="Random horizontal flip when training.")
+    skip_bad_images: bool = Field(
+        False, description="Log and skip unreadable images instead of stopping (counted)."
+    )
+
+    @field_validator("std")
+    @classmethod
+    def _positive_std(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(x <= 0 for x in v):
+            raise ValueError("every std value must be > 0")
+        return v
+
+
+class ModelSettings(_Section):
+    """The backbone network."""
+
+    backbone: str = Field("vgg16", description="Registered backbone (see `wsolkit list backbones`).")
+    weights: str = Field(
+        "imagenet",
+        description="'imagenet' (torchvision weights from the local torch cache), 'none' "
+        "(from scratch) or a path to a torchvision state-dict file.",
+    )
+    large_feature_map: bool = Field(
+        False, description="28×28 instead of 14×14 last feature map at 224 input."
+    )
+
+
+class MethodSettings(BaseModel):
+    """The WSOL method; every other key is one of the method's hyperparameters.
+
+    Hyperparameters are validated by the method's own model once it is loaded
+    (``wsolkit list methods --json`` shows them with their ranges).
+    """
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    name: str = Field("aligned-eil", description="Registered method (see `wsolkit list methods`).")
+
+    @property
+    def params(self) -> dict[str, object]:
+        """The hyperparameters given (everything but ``name``)."""
+        return dict(self.model_extra or {})
+
+
+class OptimSettings(_Section):
+    """Optimizer and schedule (SPEC.md §3–§4)."""
+
+    epochs: int = Field(70, ge=1, le=100_000, description="Training epochs.")
+    batch_size: int = Field(64, ge=1, description="Batch size per process after warm-up.")
+    warm_epochs: int = Field(
+        20, ge=0, description="Epochs of warm-up (aligned EIL: no L_sim/L_norm; warm batch size)."
+    )
+    warm_batch_size: int = Field(32, ge=1, description="Batch size during warm-up.")
+    lr: float = Field(0.004, gt=0, le=10, description="Base learning rate (pretrained group).")
+    lr_classifier_ratio: float = Field(
+        5.0, gt=0, le=1000, description="Learning-rate multiplier of the new layers' group."
+    )
+    classifier_groups: Literal["bridging-gap", "wsolevaluation"] = Field(
+        "bridging-gap",
+        description="Which parameters get the classifier rate: bridging-gap (ResNet: fc only) or "
+        "wsolevaluation (ResNet: layer4 and fc).",
+    )
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum.")
+    nesterov: bool = Field(True, description="Nesterov momentum.")
+    weight_decay: float = Field(5e-4, ge=0, le=1, description="L2 weight decay.")
+    lr_schedule: Literal["points", "frequency", "onecycle"] = Field(
+        "points",
+        description="points: multiply by lr_decay_rate at each epoch in lr_decay_points; "
+        "frequency: every lr_decay_frequency epochs; onecycle: one-cycle (synthetic recipe).",
+    )
+    lr_decay_points: list[int] = Field(
+        [41, 61], description="1-indexed epochs at whose start the learning rate decays."
+    )
+    lr_decay_rate: float = Field(0.2, gt=0, le=1, description="Decay factor.")
+    lr_decay_frequency: int = Field(30, ge=1, description="Decay period for lr_schedule=frequency.")
+    onecycle_warmup: float = Field(
+        0.15, gt=0, lt=1, description="Share of steps rising to the peak lr (onecycle)."
+    )
+
+    @field_validator("lr_decay_points")
+    @classmethod
+    def _positive_points(cls, v: list[int]) -> list[int]:
+        if any(p < 1 for p in v):
+            raise ValueError("lr_decay_points are 1-indexed epochs: every value must be >= 1")
+        return sorted(v)
+
+
+class EvalSettings(_Section):
+    """Localization evaluation protocol (SPEC.md §2)."""
+
+    cam_curve_interval: float = Field(
+        0.001, gt=0, lt=1, description="Threshold step of the CAM sweep (canonical 0.001)."
+    )
+    iou_thresholds: list[int] = Field(
+        [30, 50, 70], description="IoU levels in percent for MaxBoxAcc; V2 averages them."
+    )
+    multi_contour: bool = Field(
+        True, description="All contours (MaxBoxAccV2); false: the largest one (old MaxBoxAcc)."
+    )
+    eval_interval: int = Field(1, ge=1, description="Validate every N epochs (and at the last).")
+
+    @field_validator("iou_thresholds")
+    @classmethod
+    def _iou_range(cls, v: list[int]) -> list[int]:
+        if not v or any(not 0 < t <= 100 for t in v):
+            raise ValueError("IoU levels are percentages: each must be in 1..100")
+        return v
+
+
+class RuntimeSettings(_Section):
+    """Where and how the job runs."""
+
+    device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:N'.")
+    amp: Literal["off", "bf16", "fp16"] = Field("off", description="Mixed precision on CUDA.")
+    channels_last: bool = Field(True, description="channels-last memory format on CUDA.")
+    seed: int = Field(0, ge=0, description="Seed of every random generator.")
+    workers: int = Field(4, ge=0, le=256, description="DataLoader worker processes.")
+    persistent_workers: bool = Field(True, description="Keep DataLoader workers between epochs.")
+    pin_memory: bool = Field(True, description="Pinned host memory for CUDA transfers.")
+    out_dir: Path = Field(Path("runs"), description="Folder that receives run directories.")
+    run_name: str | None = Field(None, description="Run directory name (default: generated).")
+    quiet: bool = Field(False, description="Logs only, no progress bars.")
