@@ -9,6 +9,8 @@ One folder per split, paths relative to the dataset's image root:
   ``path,mask_path,ignore_path`` (one line per instance; only the first line of
   an image carries the ignore path)
 - ``image_ids_proxy.txt`` optional smaller training subset
+- ``mask_localization.txt`` (wsolkit extension) mask lines beside a box
+  ``localization.txt``, for datasets that have both (the synthetic benchmark)
 
 Reading is strict: every problem raises :class:`~wsolkit.errors.MetadataError`
 naming the file, the line number and the offending value.
@@ -29,6 +31,7 @@ CLASS_LABELS = "class_labels.txt"
 IMAGE_SIZES = "image_sizes.txt"
 LOCALIZATION = "localization.txt"
 PROXY_IDS = "image_ids_proxy.txt"
+MASK_LOCALIZATION = "mask_localization.txt"
 
 Box = tuple[int, int, int, int]
 Annotation = Literal["boxes", "masks", "none"]
@@ -56,7 +59,7 @@ class SplitMetadata:
 
     @property
     def annotation(self) -> Annotation:
-        """``boxes``, ``masks`` or ``none`` (a split without localization.txt)."""
+        """``boxes``, ``masks`` or ``none``; ``boxes`` when a split has both (see ``masks``)."""
         if self.boxes is not None:
             return "boxes"
         if self.masks is not None:
@@ -209,9 +212,13 @@ def _parse_box(
 
 
 def _read_localization(
-    folder: Path, ids: dict[str, int], sizes: dict[str, tuple[int, int]], require: bool
+    folder: Path,
+    ids: dict[str, int],
+    sizes: dict[str, tuple[int, int]],
+    require: bool,
+    name: str = LOCALIZATION,
 ) -> tuple[dict[str, list[Box]] | None, dict[str, MaskAnnotation] | None]:
-    path = folder / LOCALIZATION
+    path = folder / name
     if not path.exists():
         if require:
             raise MetadataError(path, None, "file not found; this split needs boxes or masks")
@@ -279,6 +286,18 @@ def read_split(
     labels = _read_labels(folder, ids, num_classes)
     sizes = _read_sizes(folder, ids)
     boxes, masks = _read_localization(folder, ids, sizes, require_localization)
+    if (folder / MASK_LOCALIZATION).exists():
+        extra_boxes, extra_masks = _read_localization(
+            folder, ids, sizes, True, MASK_LOCALIZATION
+        )
+        if extra_boxes is not None or masks is not None:
+            raise MetadataError(
+                folder / MASK_LOCALIZATION,
+                None,
+                f"holds mask lines beside a box {LOCALIZATION}; found "
+                + ("box lines" if extra_boxes is not None else f"masks in {LOCALIZATION} too"),
+            )
+        masks = extra_masks
     proxy = None
     if (folder / PROXY_IDS).exists():
         proxy = read_image_ids(folder / PROXY_IDS)
@@ -302,8 +321,9 @@ def write_split(folder: Path | str, meta: SplitMetadata) -> None:
         files[LOCALIZATION] = [
             f"{i},{x0},{y0},{x1},{y1}" for i in ids for (x0, y0, x1, y1) in meta.boxes[i]
         ]
-    elif meta.masks is not None:
-        files[LOCALIZATION] = [
+    if meta.masks is not None:
+        # Masks alone go to localization.txt (canonical); beside boxes, to the extension file.
+        files[MASK_LOCALIZATION if meta.boxes is not None else LOCALIZATION] = [
             f"{i},{mask},{(meta.masks[i].ignore_path or '') if n == 0 else ''}"
             for i in ids
             for n, mask in enumerate(meta.masks[i].mask_paths)
