@@ -50,7 +50,7 @@ def _dist_name(ep: EntryPoint) -> str:
 
 
 def describe_object(obj: Any) -> str:
-    """The one-line description of a plugin object: ``description`` or its docstring's first line."""
+    """A plugin object's one-line description: ``description`` or its docstring's first line."""
     text = getattr(obj, "description", None)
     if not isinstance(text, str) or not text.strip():
         text = (getattr(obj, "__doc__", None) or "").strip()
@@ -184,7 +184,7 @@ class Registry:
         return PluginInfo(name, package, ep.value, describe_object(obj), "ok", None, None, details)
 
     def describe_all(self) -> list[PluginInfo]:
-        """``describe`` every registered name (imports them all); aliases point to the first name."""
+        """``describe`` every registered name (importing them); aliases name the first one."""
         first_name: dict[int, str] = {}
         out = []
         for info in map(self.describe, self.names()):

@@ -88,7 +88,9 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise MetadataError(path, None, "file not found; a metadata split folder needs it") from None
+        raise MetadataError(
+            path, None, "file not found; a metadata split folder needs it"
+        ) from None
     except UnicodeDecodeError as exc:
         raise MetadataError(path, None, f"not UTF-8 text ({exc.reason})") from None
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -101,7 +103,9 @@ def _fields(path: Path, number: int, line: str, count: int, form: str) -> list[s
     parts = [p.strip() for p in line.split(",")]
     if len(parts) != count:
         raise MetadataError(
-            path, number, f"expected {count} comma-separated fields ({form}), got {len(parts)}: '{line}'"
+            path,
+            number,
+            f"expected {count} comma-separated fields ({form}), got {len(parts)}: '{line}'",
         )
     return parts
 
@@ -187,12 +191,10 @@ def _require_all(path: Path, ids: dict[str, int], found: dict[str, object]) -> N
         )
 
 
-def _parse_box(
-    path: Path, number: int, parts: list[str], size: tuple[int, int]
-) -> Box:
+def _parse_box(path: Path, number: int, parts: list[str], size: tuple[int, int]) -> Box:
     x0, y0, x1, y1 = (
         _int(path, number, v, name, allow_float=True)
-        for v, name in zip(parts[1:], ("x0", "y0", "x1", "y1"))
+        for v, name in zip(parts[1:], ("x0", "y0", "x1", "y1"), strict=True)
     )
     width, height = size
     if min(x0, y0) < 0:
@@ -287,9 +289,7 @@ def read_split(
     sizes = _read_sizes(folder, ids)
     boxes, masks = _read_localization(folder, ids, sizes, require_localization)
     if (folder / MASK_LOCALIZATION).exists():
-        extra_boxes, extra_masks = _read_localization(
-            folder, ids, sizes, True, MASK_LOCALIZATION
-        )
+        extra_boxes, extra_masks = _read_localization(folder, ids, sizes, True, MASK_LOCALIZATION)
         if extra_boxes is not None or masks is not None:
             raise MetadataError(
                 folder / MASK_LOCALIZATION,
@@ -303,7 +303,9 @@ def read_split(
         proxy = read_image_ids(folder / PROXY_IDS)
         for pid in proxy:
             if pid not in ids:
-                raise MetadataError(folder / PROXY_IDS, None, f"proxy id '{pid}' is not in {IMAGE_IDS}")
+                raise MetadataError(
+                    folder / PROXY_IDS, None, f"proxy id '{pid}' is not in {IMAGE_IDS}"
+                )
     return SplitMetadata(list(ids), labels, sizes, boxes, masks, proxy, folder)
 
 

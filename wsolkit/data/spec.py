@@ -127,7 +127,9 @@ def read_manifest(folder: Path | str) -> DatasetManifest:
     except (yaml.YAMLError, ValidationError) as exc:
         first = str(exc).splitlines()
         detail = first[1].strip() + ": " + first[2].strip() if len(first) > 2 else first[0]
-        raise DataError(f"{path}: invalid manifest ({detail}); run `wsolkit prepare` again") from None
+        raise DataError(
+            f"{path}: invalid manifest ({detail}); run `wsolkit prepare` again"
+        ) from None
     if manifest.format != MANIFEST_FORMAT:
         raise DataError(
             f"{path}: manifest format '{manifest.format}' is not '{MANIFEST_FORMAT}'; "

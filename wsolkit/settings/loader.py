@@ -34,18 +34,18 @@ from wsolkit.settings.models import (
 )
 
 ENV_PREFIX = "WSOLKIT_"
-_yaml_data: ContextVar[dict[str, Any]] = ContextVar("wsolkit_yaml_data", default={})
+_yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("wsolkit_yaml_data", default=None)
 
 
 class _YamlSource(PydanticBaseSettingsSource):
     """The already-parsed YAML file of the current ``load_settings`` call."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        data = _yaml_data.get()
+        data = _yaml_data.get() or {}
         return data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_yaml_data.get())
+        return dict(_yaml_data.get() or {})
 
 
 class Settings(BaseSettings):
@@ -155,7 +155,9 @@ def _raise_unknown(key: str, where: str) -> None:
     )
 
 
-def _origin(key: str, overrides: dict[str, Any], yaml_data: dict[str, Any], config: Path | None) -> str:
+def _origin(
+    key: str, overrides: dict[str, Any], yaml_data: dict[str, Any], config: Path | None
+) -> str:
     section, _, name = key.partition(".")
     if name in overrides.get(section, {}):
         return "from the command line"
@@ -185,7 +187,9 @@ def format_validation_error(
     message = err["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
-    message = message[0].lower() + message[1:]
+    first_word = message.split(" ", 1)[0]
+    if first_word[1:].islower():  # "Input should…" -> "input should…", but keep "IoU…"
+        message = message[0].lower() + message[1:]
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     return f"invalid setting {key} = {value!r}{where}: {message}{more}"
 

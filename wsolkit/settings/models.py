@@ -46,13 +46,15 @@ class DataSettings(_Section):
     test_split: str = Field("test", description="Split of the final evaluation.")
     use_proxy: bool = Field(False, description="Train on image_ids_proxy.txt (a smaller subset).")
     num_classes: int | None = Field(None, ge=1, description="Number of classes (default: dataset).")
-    resize_size: int = Field(256, ge=8, le=4096, description="Training resize (square) before crop.")
+    resize_size: int = Field(
+        256, ge=8, le=4096, description="Training resize (square) before crop."
+    )
     crop_size: int = Field(224, ge=8, le=4096, description="Training random-crop size.")
     eval_size: int = Field(
         224,
         ge=8,
         le=4096,
-        description="Evaluation resolution: 224 on published datasets, the native size on synthetic.",
+        description="Evaluation resolution: 224 on published datasets, native on synthetic.",
     )
     mean: tuple[float, float, float] = Field(IMAGENET_MEAN, description="Normalization mean (RGB).")
     std: tuple[float, float, float] = Field(IMAGENET_STD, description="Normalization std (RGB).")
@@ -72,7 +74,9 @@ class DataSettings(_Section):
 class ModelSettings(_Section):
     """The backbone network."""
 
-    backbone: str = Field("vgg16", description="Registered backbone (see `wsolkit list backbones`).")
+    backbone: str = Field(
+        "vgg16", description="Registered backbone (see `wsolkit list backbones`)."
+    )
     weights: str = Field(
         "imagenet",
         description="'imagenet' (torchvision weights from the local torch cache), 'none' "

@@ -1,1 +1,1 @@
-"""Converters from downloaded datasets to prepared dataset folders (see :mod:`wsolkit.data.spec`)."""
+"""Converters from downloaded datasets to prepared folders (see :mod:`wsolkit.data.spec`)."""
