@@ -120,3 +120,10 @@ def test_dump_round_trips(tmp_path) -> None:
     again = load_settings(write(tmp_path / "resolved.yaml", text))
     assert again == s
     assert yaml.safe_load(text)["method"] == {"name": "aligned-eil", "lambda_sim": 0.3}
+
+
+def test_shipped_recipes_are_found_by_name() -> None:
+    s = load_settings("cub-resnet50-aligned-eil")
+    assert s.model.backbone == "resnet50" and s.model.large_feature_map is True
+    with pytest.raises(SettingsError, match="Did you mean 'cub-vgg16-cam'"):
+        load_settings("cub-vgg16-cams")

@@ -32,6 +32,7 @@ from wsolkit.settings.models import (
     OptimSettings,
     RuntimeSettings,
 )
+from wsolkit.settings.recipes import resolve_config
 
 ENV_PREFIX = "WSOLKIT_"
 _yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("wsolkit_yaml_data", default=None)
@@ -200,10 +201,11 @@ def load_settings(
 ) -> Settings:
     """Build :class:`Settings` from overrides > environment > YAML ``config`` > defaults.
 
+    ``config`` is a YAML file or the name of a shipped recipe (``cub-vgg16-aligned-eil``).
     ``overrides`` maps dotted keys to values (``{"optim.lr": 0.01}``); ``None``
     values are ignored, so CLI flags that were not given can be passed as is.
     """
-    config_path = Path(config) if config is not None else None
+    config_path = resolve_config(config) if config is not None else None
     yaml_data = read_yaml_config(config_path) if config_path is not None else {}
     nested = _nest({k: v for k, v in (overrides or {}).items() if v is not None})
     token = _yaml_data.set(yaml_data)

@@ -1,0 +1,62 @@
+"""Learning-rate schedules of the published recipes (SPEC.md §3) and the synthetic one.
+
+All schedules are expressed as a multiplier of each group's base rate, as a
+function of the 0-indexed epoch and the step within it, so that a resumed run
+recomputes the exact rate from the position alone (no scheduler state to drift).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from wsolkit.settings.models import OptimSettings
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``factor(epoch, step)``: multiplier of the base learning rate.
+
+    ``steps_per_epoch[e]`` is the number of optimizer steps of epoch ``e``
+    (it changes when the warm-up batch size ends).
+    """
+
+    optim: OptimSettings
+    steps_per_epoch: tuple[int, ...]
+
+    def factor(self, epoch: int, step: int = 0) -> float:
+        """Multiplier at 0-indexed ``epoch`` and 0-indexed ``step`` within it."""
+        o = self.optim
+        if o.lr_schedule == "points":
+            # Decay at the start of each 1-indexed epoch listed (41, 61: epochs 1–40 at base rate).
+            passed = sum(1 for p in o.lr_decay_points if epoch + 1 >= p)
+            return o.lr_decay_rate**passed
+        if o.lr_schedule == "frequency":
+            return o.lr_decay_rate ** (epoch // o.lr_decay_frequency)
+        return self._onecycle(sum(self.steps_per_epoch[:epoch]) + step)
+
+    def _onecycle(self, t: int) -> float:
+        """One-cycle: cosine rise from 1/25 to 1 over the warm-up share, cosine fall to ~0."""
+        total = max(sum(self.steps_per_epoch), 1)
+        warm = max(int(self.optim.onecycle_warmup * total), 1)
+        start, end = 1 / 25.0, 1 / 25.0 / 1e4
+        if t < warm:
+            return _cos_interp(start, 1.0, t / warm)
+        return _cos_interp(1.0, end, min((t - warm) / max(total - warm, 1), 1.0))
+
+    @property
+    def per_step(self) -> bool:
+        """Whether the rate changes within an epoch."""
+        return self.optim.lr_schedule == "onecycle"
+
+
+def _cos_interp(a: float, b: float, frac: float) -> float:
+    return b + (a - b) * (1 + math.cos(math.pi * frac)) / 2
+
+
+def apply_lr(optimizer: object, base_lrs: list[float], factor: float) -> list[float]:
+    """Set every parameter group's rate to ``base × factor``; returns the new rates."""
+    lrs = [base * factor for base in base_lrs]
+    for group, lr in zip(optimizer.param_groups, lrs, strict=True):  # type: ignore[attr-defined]
+        group["lr"] = lr
+    return lrs
