@@ -1,0 +1,39 @@
+"""How the engine reports progress: a callbacks object whose methods default to no-ops.
+
+The CLI implements them with rich progress bars; a notebook or another tool can
+implement them however it likes. Only rank 0 receives calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Callbacks:
+    """Override what you need; every method is a no-op here."""
+
+    def on_train_start(self, info: dict[str, Any]) -> None:
+        """Run directory, device, world size, dataset sizes, resumed epoch."""
+
+    def on_epoch_start(self, epoch: int, epochs: int, steps: int) -> None:
+        """``epoch`` is 1-indexed; ``steps`` batches will follow."""
+
+    def on_step(
+        self, step: int, terms: dict[str, float], accuracy: float, images_per_s: float
+    ) -> None:
+        """After each optimizer step: running means of the loss terms and train accuracy."""
+
+    def on_epoch_end(self, record: dict[str, Any]) -> None:
+        """The record written to metrics.jsonl for this epoch."""
+
+    def on_eval_start(self, label: str, total: int) -> None:
+        """Evaluation of ``label`` (e.g. "val", "test (best)") over ``total`` images begins."""
+
+    def on_eval_step(self, images: int) -> None:
+        """``images`` more images were evaluated."""
+
+    def on_eval_end(self, label: str, metrics: dict[str, Any]) -> None:
+        """Evaluation of ``label`` finished with these metrics."""
+
+    def on_message(self, text: str) -> None:
+        """A line worth showing the user (a note, a warning)."""

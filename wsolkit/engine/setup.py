@@ -1,0 +1,120 @@
+"""From command-line intent to fully resolved settings.
+
+- no dataset and no data folder: the embedded synthetic benchmark, generated once
+  into the cache (``WSOLKIT_CACHE``) and trained with a shipped synthetic recipe;
+- a prepared folder: the dataset's defaults (input sizes, normalization, the
+  evaluation resolution) fill every data setting the user did not set;
+- ``--resume``: the run's recorded settings, where only runtime settings (and a
+  longer ``optim.epochs``) may change.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from wsolkit.errors import UsageError
+from wsolkit.settings import Settings, load_settings
+from wsolkit.settings.recipes import RECIPE_DIR
+from wsolkit.settings.validate import check_names, method_params
+
+DEFAULT_METHOD = "aligned-eil"
+# Settings that may differ when a run is resumed: where and how it runs, not what it trains.
+RESUMABLE_CHANGES = ("runtime.", "optim.epochs")
+SPEC_DATA_FIELDS = ("resize_size", "crop_size", "eval_size", "mean", "std")
+
+
+def _given(overrides: dict[str, Any], key: str) -> Any:
+    value = overrides.get(key)
+    if value is None:
+        env = "WSOLKIT_" + key.replace(".", "__").upper()
+        value = os.environ.get(env)
+    return value
+
+
+def embedded_recipe(method: str | None) -> Path:
+    """The shipped synthetic recipe of ``method`` (or CAM's schedule for another method)."""
+    own = RECIPE_DIR / f"synthetic-tiny-{method or DEFAULT_METHOD}.yaml"
+    return own if own.is_file() else RECIPE_DIR / "synthetic-tiny-cam.yaml"
+
+
+def resolve_settings(config: str | Path | None, overrides: dict[str, Any]) -> Settings:
+    """Load settings for a new run, applying the embedded default and the dataset's defaults."""
+    no_data = _given(overrides, "data.root") is None
+    dataset = _given(overrides, "data.dataset")
+    if config is None and no_data and dataset in (None, "synthetic"):
+        config = embedded_recipe(_given(overrides, "method.name"))
+    settings = load_settings(config, overrides)
+    if settings.data.root is None and settings.data.dataset in (None, "synthetic"):
+        settings = _with_embedded_dataset(settings)
+    settings = _with_dataset_defaults(settings)
+    check_names(settings)
+    method_params(settings)
+    return settings
+
+
+def _with_embedded_dataset(settings: Settings) -> Settings:
+    from wsolkit.data.prepare.synthetic import default_cache_dir, ensure_synthetic
+
+    root = ensure_synthetic(default_cache_dir(), seed=settings.runtime.seed)
+    data = settings.data.model_copy(update={"root": root, "dataset": "synthetic"})
+    return settings.model_copy(update={"data": data})
+
+
+def _with_dataset_defaults(settings: Settings) -> Settings:
+    """Fill unset data fields from the dataset (manifest's eval size, the spec's sizes)."""
+    from wsolkit.data.spec import MANIFEST, read_manifest
+    from wsolkit.registry import datasets
+
+    data = settings.data
+    updates: dict[str, Any] = {}
+    name = data.dataset
+    manifest = None
+    if data.root is not None and (Path(data.root) / MANIFEST).is_file():
+        manifest = read_manifest(data.root)
+        name = name or manifest.dataset
+        updates["dataset"] = name
+    spec = datasets.load(name) if name is not None and name in datasets else None
+    unset = [f for f in SPEC_DATA_FIELDS if f not in data.model_fields_set]
+    for field in unset:
+        if spec is not None:
+            updates[field] = getattr(spec, field)
+    if manifest is not None and manifest.eval_size and "eval_size" in unset:
+        updates["eval_size"] = manifest.eval_size
+    if not updates:
+        return settings
+    return settings.model_copy(update={"data": data.model_copy(update=updates)})
+
+
+def resume_settings(recorded: Path, overrides: dict[str, Any]) -> Settings:
+    """The run's own settings; changing what it trains is refused with one clear line."""
+    from wsolkit.settings.loader import read_yaml_config
+
+    before = Settings(**read_yaml_config(recorded))  # the file alone: every key is recorded
+    after = load_settings(recorded, overrides)
+    changed = _diff(before.model_dump(mode="json"), after.model_dump(mode="json"))
+    bad = [k for k in changed if not k.startswith(RESUMABLE_CHANGES)]
+    if bad:
+        key = bad[0]
+        raise UsageError(
+            f"cannot resume {recorded.parent} with {key} = {_lookup(after, key)!r}: the run was "
+            f"trained with {_lookup(before, key)!r}; start a new run instead (drop --resume)"
+        )
+    if after.optim.epochs < before.optim.epochs:
+        raise UsageError("optim.epochs can only grow when resuming")
+    return after
+
+
+def _diff(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    keys = []
+    for section in a:
+        for key in set(a[section]) | set(b[section]):
+            if a[section].get(key) != b[section].get(key):
+                keys.append(f"{section}.{key}")
+    return sorted(keys)
+
+
+def _lookup(settings: Settings, key: str) -> Any:
+    section, name = key.split(".")
+    return settings.model_dump(mode="json")[section].get(name)
