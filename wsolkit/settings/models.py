@@ -59,6 +59,9 @@ class DataSettings(_Section):
     mean: tuple[float, float, float] = Field(IMAGENET_MEAN, description="Normalization mean (RGB).")
     std: tuple[float, float, float] = Field(IMAGENET_STD, description="Normalization std (RGB).")
     hflip: bool = Field(True, description="Random horizontal flip when training.")
+    drop_last: bool = Field(
+        False, description="Drop the last incomplete training batch of every epoch."
+    )
     skip_bad_images: bool = Field(
         False, description="Log and skip unreadable images instead of stopping (counted)."
     )

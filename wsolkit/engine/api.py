@@ -1,0 +1,126 @@
+"""``train()``: the whole job behind ``wsolkit train`` (and ``torchrun -m wsolkit train``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from wsolkit.engine.callbacks import Callbacks
+from wsolkit.engine.rundir import RunDir, default_run_name
+
+
+def train(
+    *,
+    config: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    resume: Path | None = None,
+    callbacks: Callbacks | None = None,
+) -> dict[str, Any] | None:
+    """Resolve settings, prepare data and the run directory, train and test.
+
+    Returns the summary on rank 0 and ``None`` on the other ranks.
+    """
+    import torch
+
+    from wsolkit.engine import distributed
+    from wsolkit.engine.checkpoint import load_checkpoint
+    from wsolkit.engine.device import make_precision, resolve_device
+    from wsolkit.engine.setup import resolve_settings, resume_settings
+    from wsolkit.engine.trainer import Trainer
+    from wsolkit.settings import dump_settings
+
+    callbacks = callbacks or Callbacks()
+    overrides = dict(overrides or {})
+    env = distributed.torchrun_env()
+    payload = None
+    if resume is not None:
+        run = RunDir.existing(resume)
+        settings = resume_settings(run.settings_file, overrides)
+        payload = load_checkpoint(run.checkpoint("last"))
+    else:
+        settings = resolve_settings(config, overrides) if env.is_main else None
+        settings = distributed_settings(settings, env)
+        run = None
+    device = resolve_device(settings.runtime.device, env.local_rank if env.enabled else None)
+    dist_info = distributed.init_distributed(device)
+    try:
+        if run is None:
+            name = settings.runtime.run_name or default_run_name(
+                settings.data.dataset or "data", settings.model.backbone, settings.method.name
+            )
+            if dist_info.is_main:
+                run = RunDir.create(settings.runtime.out_dir, name)
+                run.write_settings(dump_settings(settings))
+            distributed.barrier()
+            run = RunDir(Path(settings.runtime.out_dir) / name)
+        elif dist_info.is_main:
+            run.truncate_metrics(payload["epoch"])
+            run.write_settings(dump_settings(settings))
+        precision = make_precision(device, settings.runtime.amp)
+        torch.set_float32_matmul_precision("high")
+        data = load_run_data(settings)
+        callbacks.on_train_start(
+            {
+                "run": str(run.path),
+                "device": str(device),
+                "processes": dist_info.world_size,
+                "amp": settings.runtime.amp,
+                "train images": len(data.train),
+                "resumed at epoch": payload["epoch"] if payload else None,
+            }
+        )
+        trainer = Trainer(settings, run, data, dist_info, device, precision, callbacks, payload)
+        return trainer.fit()
+    finally:
+        distributed.shutdown()
+
+
+def distributed_settings(settings: Any, env: Any) -> Any:
+    """Rank 0 resolves the settings (it may generate data); the other ranks receive them."""
+    if not env.enabled:
+        return settings
+    import torch.distributed as dist
+
+    from wsolkit.engine.device import resolve_device
+    from wsolkit.engine.distributed import broadcast_object, init_distributed
+    from wsolkit.settings import Settings
+
+    if not dist.is_initialized():
+        # Settings are needed to pick the device; join on CPU-friendly gloo first when unknown.
+        probe = settings.runtime.device if settings is not None else "auto"
+        init_distributed(resolve_device(probe, env.local_rank))
+    dumped = broadcast_object(settings.model_dump(mode="json") if settings is not None else None)
+    return Settings(**dumped)  # type: ignore[arg-type]
+
+
+def load_run_data(settings: Any) -> Any:
+    """The data source, the train dataset and the evaluation splits that exist."""
+    from wsolkit.data.dataset import WSOLDataset
+    from wsolkit.data.source import DataSource
+    from wsolkit.data.transforms import eval_transform, train_transform
+    from wsolkit.engine.trainer import RunData
+
+    d = settings.data
+    source = DataSource.from_settings(d)
+    train_meta = source.split(d.train_split)
+    ids = train_meta.proxy_ids if d.use_proxy else None
+    train_ds = WSOLDataset(
+        train_meta,
+        source.image_root,
+        train_transform(d),
+        ids=ids,
+        skip_bad_images=d.skip_bad_images,
+    )
+    splits: dict[str, Any] = {}
+    for key, name in (("val", d.val_split), ("test", d.test_split)):
+        if source.has_split(name):
+            meta = source.split(name, require_localization=True)
+            splits[key] = (
+                meta,
+                WSOLDataset(
+                    meta, source.image_root, eval_transform(d), skip_bad_images=d.skip_bad_images
+                ),
+            )
+    val_meta, val_ds = splits.get("val", (None, None))
+    test_meta, test_ds = splits.get("test", (None, None))
+    return RunData(source, train_ds, val_ds, test_ds, val_meta, test_meta)
