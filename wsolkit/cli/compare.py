@@ -1,14 +1,76 @@
-"""``wsolkit compare`` (lands with its own issue)."""
+"""``wsolkit compare``: runs and CAM stores side by side."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from wsolkit.cli._app import app
-from wsolkit.errors import NotImplementedYet
+from wsolkit.cli._app import app, err_console, out_console
+
+EPILOG = """
+**Examples**
+
+- `wsolkit compare runs/*` — every run, best and last checkpoints, best value per column in bold.
+- `wsolkit compare runs/* --where checkpoint=best --sort max_box_acc_v2 --markdown`
+- `wsolkit compare runs/a runs/b --plot curves.png` — BoxAcc vs threshold at IoU 50.
+"""
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def compare(ctx: typer.Context) -> None:
-    """Compare runs and CAM stores side by side (not implemented yet)."""
-    raise NotImplementedYet("`wsolkit compare` is not implemented yet (compare issue)")
+@app.command(epilog=EPILOG)
+def compare(
+    inputs: list[str] = typer.Argument(..., help="Run directories or CAM stores (globs allowed)."),
+    sort: str | None = typer.Option(None, help="Sort by a column, e.g. max_box_acc_v2."),
+    where: list[str] = typer.Option([], help="Keep rows with KEY=VALUE (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV."),
+    as_markdown: bool = typer.Option(False, "--markdown", help="Print markdown tables."),
+    plot: Path | None = typer.Option(None, help="Write BoxAcc-vs-threshold curves (PNG)."),
+) -> None:
+    """Compare runs and CAM stores: one table per dataset/split, best value per column marked.
+
+    Inputs that are missing or unreadable are named in a warning and skipped; the exit
+    code is then 1 (0 when every input was read).
+    """
+    from wsolkit.report import compare as cmp
+
+    paths, problems = cmp.expand_inputs(inputs)
+    rows: list[cmp.CompareRow] = []
+    for path in paths:
+        try:
+            rows += _read(path)
+        except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
+            problems.append(f"{path}: {exc}")
+    for problem in problems:
+        err_console.print(f"[yellow]warning:[/] skipped {problem}", highlight=False)
+    rows = cmp.sort_rows(cmp.select(rows, cmp.parse_where(where)), sort)
+    if as_json:
+        out_console.print_json(cmp.to_json(rows))
+    elif as_csv:
+        typer.echo(cmp.to_csv(rows), nl=False)
+    elif as_markdown:
+        typer.echo(cmp.to_markdown(rows), nl=False)
+    else:
+        from wsolkit.report.tables import compare_tables
+
+        for table in compare_tables(rows):
+            out_console.print(table)
+        if not rows:
+            err_console.print("nothing to compare")
+    if plot is not None:
+        from wsolkit.report.figures import plot_compare_curves
+
+        plot_compare_curves(rows, plot)
+        err_console.print(f"wrote {plot}")
+    if problems:
+        raise typer.Exit(1)
+
+
+def _read(path: Path) -> list:
+    from wsolkit.report import compare as cmp
+
+    if path.is_dir():
+        return cmp.read_run(path)
+    from wsolkit.errors import UsageError
+
+    raise UsageError("CAM stores are compared once the CAM-store issue lands; pass run directories")

@@ -39,3 +39,31 @@ def prepare_table(summary: PrepareSummary) -> Table:
     for name, split in summary.splits.items():
         table.add_row(name, f"{split.images:,}", f"{split.classes:,}", f"{split.boxes:,}")
     return table
+
+
+def compare_tables(rows: list) -> list[Table]:
+    """One table per dataset/split; the best value of each metric column in bold green."""
+    from wsolkit.report.compare import LABELS, best_values, groups, visible_metrics
+
+    tables = []
+    for (dataset, split), members in groups(rows).items():
+        metrics = visible_metrics(members)
+        best = best_values(members)
+        table = Table(title=f"{dataset} / {split}", title_justify="left")
+        labels = [(k, lbl) for k, lbl in LABELS if k not in ("dataset", "split")]
+        for _, label in labels:
+            table.add_column(label, style="bold" if label == "run" else None)
+        for _, label in metrics:
+            table.add_column(label, justify="right")
+        for row in members:
+            cells: list[str | Text] = [str(row.value(k)) for k, _ in labels]
+            for key, _ in metrics:
+                value = row.metrics.get(key)
+                if value is None:
+                    cells.append("—")
+                else:
+                    style = "bold green" if value == best.get(key) else ""
+                    cells.append(Text(f"{value:.2f}", style=style))
+            table.add_row(*cells)
+        tables.append(table)
+    return tables

@@ -1,0 +1,147 @@
+"""End-to-end training on a tiny generated synthetic dataset (CPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from wsolkit.cli import app
+from wsolkit.engine.api import train
+from wsolkit.engine.callbacks import Callbacks
+from wsolkit.engine.checkpoint import load_checkpoint
+from wsolkit.engine.trainer import Interrupted
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    from wsolkit.data.prepare.synthetic import prepare_synthetic
+
+    out = tmp_path_factory.mktemp("synth") / "data"
+    prepare_synthetic(out, seed=0, train=48, val=16, test=16, image_size=32, classes=4)
+    return out
+
+
+def overrides(data: Path, out: Path, **extra: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "data.root": data,
+        "model.backbone": "tiny",
+        "model.weights": "none",
+        "optim.epochs": 2,
+        "optim.warm_epochs": 1,
+        "optim.batch_size": 16,
+        "optim.warm_batch_size": 8,
+        "optim.lr": 0.01,
+        "optim.lr_schedule": "points",
+        "optim.lr_decay_points": [2],
+        "eval.cam_curve_interval": 0.05,
+        "runtime.device": "cpu",
+        "runtime.workers": 0,
+        "runtime.out_dir": out,
+        "runtime.seed": 3,
+    }
+    base.update(extra)
+    return base
+
+
+class StopAfter(Callbacks):
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, record) -> None:
+        if record["epoch"] == self.epoch:
+            raise KeyboardInterrupt
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(run / "checkpoints" / "last.pt")["model"]
+
+
+@pytest.mark.parametrize("method", ["cam", "aligned-eil"])
+def test_two_epochs_equal_one_epoch_then_resume(synth, tmp_path, method) -> None:
+    straight = train(config=None, overrides=overrides(synth, tmp_path, **{"method.name": method, "runtime.run_name": "a"}))
+    assert straight is not None and straight["epochs"] == 2
+    with pytest.raises(Interrupted, match="--resume"):
+        train(
+            overrides=overrides(synth, tmp_path, **{"method.name": method, "runtime.run_name": "b"}),
+            callbacks=StopAfter(1),
+        )
+    assert load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["epoch"] == 1
+    resumed = train(resume=tmp_path / "b", overrides={})
+    assert resumed is not None and resumed["epochs"] == 2
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+    epochs = [r["epoch"] for r in map(json.loads, (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "epoch"]
+    assert epochs == [1, 2]  # no duplicate record from the interrupted attempt
+
+
+def test_run_directory_contents(synth, tmp_path) -> None:
+    summary = train(overrides=overrides(synth, tmp_path, **{"method.name": "cam", "runtime.run_name": "r", "eval.eval_interval": 1}))
+    run = tmp_path / "r"
+    assert (run / "settings.yaml").is_file()
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.pt", "last.pt"}
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in records if r["kind"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == [1, 2]
+    assert epochs[0]["batch_size"] == 8 and epochs[1]["batch_size"] == 16  # warm batch size
+    assert set(epochs[0]["train_loss"]) >= {"total"}
+    assert epochs[0]["lr"] == pytest.approx([0.01, 0.05])  # classifier group at ×5
+    assert epochs[1]["lr"] == pytest.approx([0.002, 0.01])  # decayed at 1-indexed epoch 2
+    assert "val" in epochs[0] and "score" in epochs[0]["val"]
+    tests = {r["checkpoint"]: r for r in records if r["kind"] == "test"}
+    assert set(tests) == {"best", "last"}
+    assert summary is not None and json.loads((run / "summary.json").read_text())["epochs"] == 2
+    payload = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert payload["settings"]["model"]["backbone"] == "tiny"
+
+
+def test_resume_refuses_another_backbone_or_method(synth, tmp_path) -> None:
+    with pytest.raises(Interrupted):
+        train(overrides=overrides(synth, tmp_path, **{"method.name": "cam", "runtime.run_name": "r"}), callbacks=StopAfter(1))
+    before = (tmp_path / "r" / "checkpoints" / "last.pt").read_bytes()
+    result = runner.invoke(app, ["train", "--resume", str(tmp_path / "r"), "--method", "aligned-eil"])
+    assert result.exit_code != 0
+    assert "cannot resume" in result.output and "method.name" in result.output
+    assert "Traceback" not in result.output
+    assert (tmp_path / "r" / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_bad_input_is_one_line(synth, tmp_path) -> None:
+    cases = [
+        (["--data", str(tmp_path / "nowhere")], "nowhere"),
+        (["--set", "optim.lrr=1"], "Did you mean 'optim.lr'"),
+        (["--data", str(synth), "--backbone", "tiny", "--set", "data.drop_last=true", "--batch-size", "4096", "--device", "cpu", "--set", "optim.warm_epochs=0"], "larger than the 48 training images"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, ["train", "--out-dir", str(tmp_path / "runs"), *args])
+        assert result.exit_code != 0, args
+        assert message in result.output, result.output
+        assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_two_processes_with_gloo(synth, tmp_path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable, "-m", "wsolkit", "train", "--nproc", "2", "--data", str(synth),
+        "--backbone", "tiny", "--method", "aligned-eil", "--weights", "none", "--device", "cpu",
+        "--epochs", "1", "--batch-size", "8", "--workers", "0", "--out-dir", str(tmp_path),
+        "--run-name", "ddp", "--set", "optim.warm_epochs=0", "--set", "eval.cam_curve_interval=0.05", "--quiet",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert summary["world_size"] == 2
+    assert summary["test"]["last"]["images"] == 16  # every test image once, no padding
+    records = (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()
+    assert sum(json.loads(r)["kind"] == "epoch" for r in records) == 1  # rank 0 writes alone

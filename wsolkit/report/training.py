@@ -1,0 +1,49 @@
+"""The final table of a training run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """One row per tested checkpoint (best, last): classification and localization."""
+    settings = summary["settings"]
+    title = (
+        f"{settings['data'].get('dataset') or 'data'} · {settings['model']['backbone']} · "
+        f"{settings['method']['name']} — {summary['epochs']} epochs in "
+        f"{summary['train_time_s'] / 60:.1f} min"
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("checkpoint", style="bold")
+    table.add_column("epoch", justify="right")
+    table.add_column("Top-1 cls", justify="right")
+    table.add_column("Top-5 cls", justify="right")
+    levels = settings["eval"]["iou_thresholds"]
+    for level in levels:
+        table.add_column(f"BoxAcc@{level}", justify="right")
+    table.add_column("MaxBoxAccV2", justify="right")
+    table.add_column("Top-1 Loc", justify="right")
+    table.add_column("PxAP", justify="right")
+    for name, result in summary["test"].items():
+        loc = result.get("localization") or {}
+        per_level = loc.get("max_box_acc", {})
+        row = [
+            name,
+            str(summary["best_epoch"] if name == "best" else summary["epochs"]),
+            _fmt(result.get("top1")),
+            _fmt(result.get("top5")),
+            *(_fmt(per_level.get(str(level))) for level in levels),
+            _fmt(loc.get("max_box_acc_v2")),
+            _fmt(loc.get("top1_loc")),
+            _fmt((result.get("mask") or {}).get("pxap")),
+        ]
+        table.add_row(*row)
+    if not summary["test"]:
+        table.caption = "no test split: nothing was tested"
+    return table
