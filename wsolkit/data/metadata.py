@@ -13,7 +13,10 @@ One folder per split, paths relative to the dataset's image root:
   ``localization.txt``, for datasets that have both (the synthetic benchmark)
 
 Reading is strict: every problem raises :class:`~wsolkit.errors.MetadataError`
-naming the file, the line number and the offending value.
+naming the file, the line number and the offending value. Two leniencies match
+the files wsolevaluation ships: an empty ``image_sizes.txt`` is accepted where no
+box needs a size (its ILSVRC train and OpenImages splits; ``sizes`` is then
+empty), and an empty ``localization.txt`` means no localization.
 """
 
 from __future__ import annotations
@@ -178,7 +181,8 @@ def _read_sizes(folder: Path, ids: dict[str, int]) -> dict[str, tuple[int, int]]
         if width <= 0 or height <= 0:
             raise MetadataError(path, number, f"image size {width}x{height} must be positive")
         sizes[image_id] = (width, height)
-    _require_all(path, ids, sizes)
+    if sizes:  # wsolevaluation leaves the file empty where no box needs a size
+        _require_all(path, ids, sizes)
     return sizes
 
 
@@ -245,6 +249,10 @@ def _read_localization(
         image_id = parts[0]
         _known(path, number, image_id, ids, folder)
         if kind == "boxes":
+            if image_id not in sizes:
+                raise MetadataError(
+                    folder / IMAGE_SIZES, None, f"no size for '{image_id}': boxes need image sizes"
+                )
             boxes.setdefault(image_id, []).append(_parse_box(path, number, parts, sizes[image_id]))
         else:
             if not parts[1]:
@@ -254,6 +262,10 @@ def _read_localization(
                 masks[image_id] = MaskAnnotation([parts[1]], parts[2] or None)
             else:
                 entry.mask_paths.append(parts[1])
+    if kind is None:  # an empty file (wsolevaluation's ILSVRC train): no localization
+        if require and ids:
+            raise MetadataError(path, None, "file is empty; this split needs boxes or masks")
+        return None, None
     found: dict[str, object] = boxes if kind == "boxes" else masks  # type: ignore[assignment]
     if require or found:
         missing = [i for i in ids if i not in found]
@@ -317,7 +329,8 @@ def write_split(folder: Path | str, meta: SplitMetadata) -> None:
     files = {
         IMAGE_IDS: list(ids),
         CLASS_LABELS: [f"{i},{meta.labels[i]}" for i in ids],
-        IMAGE_SIZES: [f"{i},{meta.sizes[i][0]},{meta.sizes[i][1]}" for i in ids],
+        # An empty sizes mapping writes an empty file, as wsolevaluation does where none is needed.
+        IMAGE_SIZES: [f"{i},{meta.sizes[i][0]},{meta.sizes[i][1]}" for i in ids if meta.sizes],
     }
     if meta.boxes is not None:
         files[LOCALIZATION] = [
