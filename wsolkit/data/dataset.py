@@ -1,0 +1,173 @@
+"""The torch ``Dataset`` over one metadata split: ``(image tensor, label, image id)``.
+
+Images are read with PIL and converted to RGB. An unreadable or corrupt image
+raises :class:`~wsolkit.errors.DataError` naming the file; with
+``skip_bad_images`` the dataset returns a :class:`BadImage` marker instead,
+which :func:`collate_skip_bad` drops from the batch and reports in
+``Batch.skipped`` (collation runs in the loader's worker processes, so the
+batch is the only way back to the trainer; :class:`SkippedImages` counts them
+there)::
+
+    loader = DataLoader(dataset, batch_size=64, collate_fn=collate_skip_bad)
+    skipped = SkippedImages()
+    for batch in loader:
+        skipped.add(batch)
+        if not batch.image_ids:
+            continue  # every image of this batch was unreadable
+        logits = model(batch.images)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch.utils.data import Dataset
+
+from wsolkit.data.metadata import SplitMetadata
+from wsolkit.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+class BadImage(NamedTuple):
+    """Marker returned for an unreadable image when bad images are skipped."""
+
+    image_id: str
+    path: str
+    reason: str
+
+
+class Batch(NamedTuple):
+    """A collated batch: ``images`` B×3×H×W float, ``labels`` B int64, ids, skipped images."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    image_ids: list[str]
+    skipped: list[BadImage]
+
+
+class ImageReadError(DataError):
+    """An unreadable image file.
+
+    A DataLoader worker re-raises it in the main process as ``ImageReadError(text)``
+    where ``text`` holds torch's "Caught ... Original Traceback" report; this
+    class keeps only the original one-line message, so the CLI still prints one line.
+    """
+
+    def __init__(self, message: str) -> None:
+        if message.startswith("Caught ") and "Original Traceback" in message:
+            last = message.rstrip().splitlines()[-1]
+            message = last.split(": ", 1)[1] if ": " in last else last
+        super().__init__(message)
+
+
+def load_rgb(path: Path) -> Any:
+    """The image at ``path`` as a fully decoded RGB PIL image; unreadable → ImageReadError."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.convert("RGB")
+    except FileNotFoundError:
+        raise ImageReadError(
+            f"{path}: image file not found; check data.image_root, or set "
+            "data.skip_bad_images (--skip-bad-images) to skip missing images"
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(
+            f"{path}: cannot read the image ({exc}); replace or remove it, or set "
+            "data.skip_bad_images (--skip-bad-images) to skip unreadable images"
+        ) from None
+
+
+class WSOLDataset(Dataset):
+    """Images of one split with their labels, in metadata order (or the order of ``ids``).
+
+    ``transform`` maps an RGB PIL image to a tensor (see :mod:`wsolkit.data.transforms`);
+    ``None`` gives the plain ``ToTensor`` image in [0, 1]. ``ids`` restricts the
+    dataset to a subset (e.g. ``metadata.proxy_ids``).
+    """
+
+    def __init__(
+        self,
+        metadata: SplitMetadata,
+        image_root: Path,
+        transform: Callable[[Any], torch.Tensor] | None,
+        *,
+        ids: Sequence[str] | None = None,
+        skip_bad_images: bool = False,
+    ) -> None:
+        self.metadata = metadata
+        self.image_root = Path(image_root)
+        self.transform = transform
+        self.skip_bad_images = skip_bad_images
+        self.image_ids = list(metadata.image_ids if ids is None else ids)
+        unknown = [i for i in self.image_ids if i not in metadata.labels]
+        if unknown:
+            where = metadata.folder if metadata.folder is not None else "the split"
+            raise DataError(
+                f"{len(unknown)} requested image id(s) are not in {where}, e.g. '{unknown[0]}'"
+            )
+
+    def __len__(self) -> int:
+        return len(self.image_ids)
+
+    def label(self, index: int) -> int:
+        """The label of item ``index`` without reading the image."""
+        return self.metadata.labels[self.image_ids[index]]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, str] | BadImage:
+        image_id = self.image_ids[index]
+        path = self.image_root / image_id
+        try:
+            image = load_rgb(path)
+        except ImageReadError as exc:
+            if not self.skip_bad_images:
+                raise
+            log.warning("skipping unreadable image %s", path)
+            return BadImage(image_id, str(path), str(exc))
+        if self.transform is None:
+            from torchvision.transforms.functional import to_tensor
+
+            tensor = to_tensor(image)
+        else:
+            tensor = self.transform(image)
+        return tensor, self.metadata.labels[image_id], image_id
+
+
+def collate_skip_bad(samples: Sequence[tuple[torch.Tensor, int, str] | BadImage]) -> Batch:
+    """Stack the good samples into a :class:`Batch`; :class:`BadImage` markers go to ``skipped``.
+
+    A batch whose images were all unreadable has ``images`` of shape ``0×0`` and no ids.
+    """
+    good = [s for s in samples if not isinstance(s, BadImage)]
+    skipped = [s for s in samples if isinstance(s, BadImage)]
+    if not good:
+        return Batch(torch.empty(0, 0), torch.empty(0, dtype=torch.long), [], skipped)
+    images = torch.stack([s[0] for s in good])
+    labels = torch.tensor([s[1] for s in good], dtype=torch.long)
+    return Batch(images, labels, [s[2] for s in good], skipped)
+
+
+class SkippedImages:
+    """Unreadable images seen by the trainer (each counted once, however many epochs)."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, BadImage] = {}
+
+    def add(self, batch: Batch) -> list[BadImage]:
+        """Record the skipped images of ``batch``; returns the ones not seen before."""
+        new = [b for b in batch.skipped if b.image_id not in self.images]
+        for bad in new:
+            self.images[bad.image_id] = bad
+        return new
+
+    @property
+    def count(self) -> int:
+        """How many distinct images were skipped."""
+        return len(self.images)
