@@ -95,32 +95,21 @@ def distributed_settings(settings: Any, env: Any) -> Any:
 
 def load_run_data(settings: Any) -> Any:
     """The data source, the train dataset and the evaluation splits that exist."""
-    from wsolkit.data.dataset import WSOLDataset
     from wsolkit.data.source import DataSource
-    from wsolkit.data.transforms import eval_transform, train_transform
     from wsolkit.engine.trainer import RunData
 
     d = settings.data
     source = DataSource.from_settings(d)
-    train_meta = source.split(d.train_split)
-    ids = train_meta.proxy_ids if d.use_proxy else None
-    train_ds = WSOLDataset(
-        train_meta,
-        source.image_root,
-        train_transform(d),
-        ids=ids,
-        skip_bad_images=d.skip_bad_images,
+    train_ds = source.torch_dataset(d.train_split, train=True)
+    present = set(source.splits)
+    val = (
+        (source.split(d.val_split), source.torch_dataset(d.val_split, train=False))
+        if d.val_split in present
+        else (None, None)
     )
-    splits: dict[str, Any] = {}
-    for key, name in (("val", d.val_split), ("test", d.test_split)):
-        if source.has_split(name):
-            meta = source.split(name, require_localization=True)
-            splits[key] = (
-                meta,
-                WSOLDataset(
-                    meta, source.image_root, eval_transform(d), skip_bad_images=d.skip_bad_images
-                ),
-            )
-    val_meta, val_ds = splits.get("val", (None, None))
-    test_meta, test_ds = splits.get("test", (None, None))
-    return RunData(source, train_ds, val_ds, test_ds, val_meta, test_meta)
+    test = (
+        (source.split(d.test_split), source.torch_dataset(d.test_split, train=False))
+        if d.test_split in present
+        else (None, None)
+    )
+    return RunData(source, train_ds, val[1], test[1], val[0], test[0])

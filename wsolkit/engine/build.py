@@ -46,16 +46,10 @@ def build_model(settings: Settings, num_classes: int, *, weights: str | None = N
 def build_optimizer(settings: Settings, built: Built) -> torch.optim.SGD:
     """SGD (Nesterov) with the pretrained group at ``lr`` and the new layers at ``lr × ratio``."""
     o = settings.optim
-    pretrained, new = built.backbone.param_groups(o.classifier_groups)
-    known = {id(p) for p in [*pretrained, *new]}
-    # Parameters a method adds on top of the backbone are new layers too.
-    new = [*new, *(p for p in built.model.parameters() if id(p) not in known)]
-    groups = [
-        {"params": [p for p in pretrained if p.requires_grad], "lr": o.lr},
-        {"params": [p for p in new if p.requires_grad], "lr": o.lr * o.lr_classifier_ratio},
-    ]
+    # Parameters a method adds on top of the backbone count as new layers.
+    groups = built.model.parameter_groups(o.classifier_groups)
     return torch.optim.SGD(
-        groups,
+        groups.optimizer_groups(o.lr, o.lr_classifier_ratio),
         lr=o.lr,
         momentum=o.momentum,
         nesterov=o.nesterov and o.momentum > 0,

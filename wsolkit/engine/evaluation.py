@@ -77,13 +77,17 @@ def evaluate(
     if callbacks and is_main:
         callbacks.on_eval_start(label, len(ctx.metadata))
     try:
-        for images, labels, image_ids in loader:
+        for batch in loader:
+            if not batch.image_ids:
+                continue
+            images, labels, image_ids = batch.images, batch.labels, batch.image_ids
             images = images.to(ctx.device, non_blocking=True)
             if ctx.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             labels = labels.to(ctx.device, non_blocking=True)
             with ctx.precision.autocast():
-                logits, cams = method.infer(model, images, labels)
+                logits, cams, _ = method.cams(model, images, labels)
+            cams = cams[:, 0]  # the ground-truth class
             k = min(5, logits.shape[1])
             top5 = logits.float().topk(k, dim=1).indices
             counts += (

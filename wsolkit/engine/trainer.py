@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from wsolkit.data.dataset import SkippedImages
 from wsolkit.engine import build as builders
 from wsolkit.engine.callbacks import Callbacks
 from wsolkit.engine.checkpoint import save_checkpoint
@@ -75,6 +76,7 @@ class Trainer:
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self.scaler = precision.grad_scaler()
         self.state = TrainState()
+        self.skipped = SkippedImages()
         if resume is not None:
             self._load(resume)
         self.ddp = (
@@ -164,7 +166,11 @@ class Trainer:
         seen = correct = 0
         t0 = time.perf_counter()
         lrs = apply_lr(self.optimizer, self.base_lrs, self.schedule.factor(epoch, 0))
-        for step, (images, labels, _ids) in enumerate(loader):
+        for step, batch in enumerate(loader):
+            self.skipped.add(batch)
+            if not batch.image_ids:
+                continue  # every image of this batch was unreadable (--skip-bad-images)
+            images, labels = batch.images, batch.labels
             if self.schedule.per_step:
                 lrs = apply_lr(self.optimizer, self.base_lrs, self.schedule.factor(epoch, step))
             terms, logits, labels = self._step(images, labels, epoch)
@@ -181,7 +187,7 @@ class Trainer:
                 seen * self.dist.world_size / max(elapsed, 1e-9),
             )
         elapsed = time.perf_counter() - t0
-        self.state.skipped_images += getattr(loader.collate_fn, "skipped", 0)
+        self.state.skipped_images = max(self.state.skipped_images, self.skipped.count)
         # Reduce over ranks: the record describes the whole job, not rank 0's shard.
         names = sorted(sums)
         totals = all_reduce_sum(
