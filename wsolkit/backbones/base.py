@@ -1,0 +1,282 @@
+"""The backbone interface every built-in and third-party backbone implements.
+
+A backbone is an ``nn.Module`` whose trunk is cut into ordered, NAMED STAGES
+(like timm's ``feature_info``) followed by a :class:`~wsolkit.backbones.heads.Head`:
+
+- ``stages``: one :class:`StageInfo` per stage (output channels, reduction
+  w.r.t. the input, the modules it holds); ``stage(name)`` returns the stage's
+  module and ``forward_stages(x, after=, through=)`` runs a range of stages, so
+  a method can split the network into f1/f2 or insert layers between stages.
+- ``split_point``: the stage after which f1 ends for erasing methods (EIL,
+  aligned EIL), ``adl_positions``: the stages after which ADL sits.
+- ``head``: GAP + linear (``LinearHead``) or class-map convolution
+  (``ClassMapHead``); the final feature map is the last stage's output.
+- ``parameter_groups(recipe)``: which parameters are pretrained vs new, for the
+  optimizer's two learning rates (SPEC.md §3).
+- ``weights``: ``"none"``, ``"imagenet"`` (local torch cache only) or a path.
+
+See docs/backbone-interface.md for a worked example of a third-party backbone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from torch import Tensor, nn
+
+from wsolkit.backbones.heads import Head
+from wsolkit.backbones.weights import imagenet_file, load_into, parse_weights, read_state_dict
+from wsolkit.errors import SettingsError
+
+GroupRecipe = Literal["bridging-gap", "wsolevaluation"]
+GROUP_RECIPES: tuple[str, ...] = ("bridging-gap", "wsolevaluation")
+InitMode = Literal["he", "xavier"]
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """One named stage of a trunk: its output channels and total stride (reduction)."""
+
+    name: str
+    channels: int
+    reduction: int
+    modules: tuple[str, ...] = ()
+
+    def size_at(self, input_size: int) -> int:
+        """Nominal side of this stage's output for a square input (``input_size // reduction``)."""
+        return input_size // self.reduction
+
+
+@dataclass(frozen=True)
+class ParameterGroups:
+    """Parameters split into the pretrained trunk and the new layers, with their names."""
+
+    pretrained: list[tuple[str, nn.Parameter]] = field(default_factory=list)
+    new: list[tuple[str, nn.Parameter]] = field(default_factory=list)
+
+    def optimizer_groups(self, lr: float, classifier_ratio: float) -> list[dict[str, Any]]:
+        """``[{params, lr}, {params, lr × classifier_ratio}]`` for ``torch.optim.SGD``."""
+        return [
+            {"params": [p for _, p in self.pretrained], "lr": lr, "name": "pretrained"},
+            {"params": [p for _, p in self.new], "lr": lr * classifier_ratio, "name": "new"},
+        ]
+
+
+def initialize_weights(modules: Iterator[nn.Module], mode: InitMode) -> None:
+    """SPEC.md §3 initialization, run on all modules before pretrained weights are loaded.
+
+    Conv2d: ``kaiming_normal_(fan_out, relu)`` ("he") or ``xavier_uniform_``
+    ("xavier"), bias 0; BatchNorm2d: weight 1, bias 0; Linear: N(0, 0.01), bias 0.
+    """
+    for m in modules:
+        if isinstance(m, nn.Conv2d):
+            if mode == "he":
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            else:
+                nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.01)
+            nn.init.zeros_(m.bias)
+
+
+class Backbone(nn.Module):
+    """Base class of backbone plugins: named stages, a head, parameter groups, weights.
+
+    Subclasses set the class attributes, build their modules, then call
+    ``self._finish(stages, head, weights)`` at the end of ``__init__`` (which
+    initializes every module and loads the weights). They implement
+    ``stage(name)`` and ``is_new_parameter(name, recipe)``; a subclass whose
+    pretrained files use other key names overrides ``map_pretrained_key``.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    init_mode: ClassVar[InitMode] = "he"
+    imagenet_url: ClassVar[str | None] = None
+    default_split_point: ClassVar[str | None] = None
+    default_adl_positions: ClassVar[tuple[str, ...]] = ()
+    adl_replaces_dropout: ClassVar[bool] = False
+
+    num_classes: int
+    large_feature_map: bool
+    stages: tuple[StageInfo, ...]
+    head: Head
+
+    # -- construction ------------------------------------------------------------
+    def _finish(self, stages: tuple[StageInfo, ...], head: Head, weights: str | Path) -> None:
+        self.stages = stages
+        self.head = head
+        initialize_weights(self.modules(), self.init_mode)
+        self.loaded_keys: list[str] = []
+        self.load_weights(weights)
+
+    # -- stages ------------------------------------------------------------------
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        """The stage names, in order."""
+        return tuple(s.name for s in self.stages)
+
+    @property
+    def split_point(self) -> str | None:
+        """The stage after which f1 ends for erasing methods (None: no standard split)."""
+        return self.default_split_point
+
+    @property
+    def adl_positions(self) -> tuple[str, ...]:
+        """The stages after which ADL layers sit (SPEC.md §4)."""
+        return self.default_adl_positions
+
+    @property
+    def feature_channels(self) -> int:
+        """Channels of the final feature map (the head's input)."""
+        return self.stages[-1].channels
+
+    @property
+    def feature_reduction(self) -> int:
+        """Total stride of the final feature map (16: 14×14 at 224; 8: 28×28)."""
+        return self.stages[-1].reduction
+
+    def stage_info(self, name: str) -> StageInfo:
+        """The :class:`StageInfo` of stage ``name``."""
+        return self.stages[self._index(name)]
+
+    @classmethod
+    def display_name(cls) -> str:
+        """The registered name (``name``) or, failing that, the class name."""
+        return cls.name or cls.__name__
+
+    def _index(self, name: str) -> int:
+        names = self.stage_names
+        if name not in names:
+            raise SettingsError(
+                f"backbone '{self.display_name()}' has no stage '{name}'; "
+                f"its stages are: {', '.join(names)}."
+            )
+        return names.index(name)
+
+    def stage(self, name: str) -> nn.Module:
+        """The module that computes stage ``name`` from the previous stage's output."""
+        raise NotImplementedError
+
+    def forward_stages(
+        self, x: Tensor, *, after: str | None = None, through: str | None = None
+    ) -> Tensor:
+        """Run the stages strictly after ``after`` up to and including ``through``.
+
+        ``forward_stages(x, through=s)`` is f1 of a split at ``s`` and
+        ``forward_stages(f, after=s)`` its f2; no arguments run the whole trunk.
+        """
+        start = 0 if after is None else self._index(after) + 1
+        stop = len(self.stages) if through is None else self._index(through) + 1
+        for info in self.stages[start:stop]:
+            x = self.stage(info.name)(x)
+        return x
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """The final feature map F (B×C×h×w), input of the head."""
+        return self.forward_stages(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits: ``head(forward_features(x))``."""
+        return self.head(self.forward_features(x))
+
+    # -- parameter groups --------------------------------------------------------
+    def is_new_parameter(self, name: str, recipe: GroupRecipe) -> bool:
+        """Whether parameter ``name`` gets the classifier learning rate under ``recipe``."""
+        raise NotImplementedError
+
+    def parameter_groups(self, recipe: GroupRecipe = "bridging-gap") -> ParameterGroups:
+        """Split parameters into pretrained and new (``optim.classifier_groups``)."""
+        if recipe not in GROUP_RECIPES:
+            raise SettingsError(
+                f"invalid setting optim.classifier_groups = {recipe!r}: "
+                f"use one of {', '.join(GROUP_RECIPES)}."
+            )
+        groups = ParameterGroups()
+        for name, param in self.named_parameters():
+            (groups.new if self.is_new_parameter(name, recipe) else groups.pretrained).append(
+                (name, param)
+            )
+        return groups
+
+    # -- weights -----------------------------------------------------------------
+    def pretrained_keys(self) -> set[str]:
+        """State-dict keys a pretrained file must provide: the trunk's parameters and buffers."""
+        new = {n for n, _ in self.named_parameters() if self.is_new_parameter(n, "bridging-gap")}
+        new_modules = {n.rsplit(".", 1)[0] for n in new}
+        keys = set()
+        for key in self.state_dict():
+            if key in new or key.rsplit(".", 1)[0] in new_modules:
+                continue
+            keys.add(key)
+        return keys
+
+    def map_pretrained_key(self, key: str) -> str | None:
+        """This backbone's key for a key of a pretrained file (None: not part of it)."""
+        return key
+
+    def load_weights(self, weights: str | Path) -> None:
+        """Load ``"imagenet"`` (local torch cache), a state-dict file, or nothing (``"none"``)."""
+        spec = parse_weights(weights)
+        if spec.kind == "none":
+            return
+        path = (
+            imagenet_file(self.display_name(), self.imagenet_url)
+            if spec.kind == "imagenet"
+            else spec.path
+        )
+        assert path is not None
+        state = read_state_dict(path)
+        self.loaded_keys = load_into(
+            self,
+            state,
+            source=str(path),
+            backbone=self.display_name(),
+            required=self.pretrained_keys(),
+            map_key=self.map_pretrained_key,
+        )
+
+    def set_dropout(self, p: float) -> None:
+        """Set the probability of every ``nn.Dropout`` in the backbone (head included)."""
+        for m in self.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = p
+
+    # -- description -------------------------------------------------------------
+    @classmethod
+    def stage_table(cls, large_feature_map: bool = False) -> tuple[StageInfo, ...]:
+        """The stages without building the network (for listings)."""
+        raise NotImplementedError
+
+    @classmethod
+    def head_kind(cls) -> str:
+        """ "linear" or "class-map"."""
+        return "linear"
+
+    @classmethod
+    def plugin_details(cls) -> dict[str, Any]:
+        """What ``wsolkit list backbones --json`` shows."""
+        details: dict[str, Any] = {
+            "head": cls.head_kind(),
+            "split_point": cls.default_split_point,
+            "adl_positions": list(cls.default_adl_positions),
+            "imagenet_weights": None if cls.imagenet_url is None else cls.imagenet_url,
+        }
+        for large in (False, True):
+            table = cls.stage_table(large)
+            key = "stages_large_feature_map" if large else "stages"
+            details[key] = [
+                {"name": s.name, "channels": s.channels, "reduction": s.reduction} for s in table
+            ]
+            details["feature_map_at_224" + ("_large" if large else "")] = (
+                f"{224 // table[-1].reduction}×{224 // table[-1].reduction}"
+            )
+        return details

@@ -1,0 +1,68 @@
+"""A small VGG-style CNN for demos, tests and the synthetic benchmark (trains on a CPU)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from wsolkit.backbones.base import Backbone, GroupRecipe, StageInfo
+from wsolkit.backbones.heads import LinearHead
+
+
+def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel_size=3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class Tiny(Backbone):
+    """Tiny CNN: conv/2 3→16, conv 16→32, maxpool, conv 32→64 ×2, conv6 64→64, GAP, linear."""
+
+    name = "tiny"
+    description = (
+        "Tiny CNN for demos and the synthetic benchmark: 5 convs (BN+ReLU; conv6 with bias), "
+        "GAP, linear; 16×16 feature map at 64 px, trains from scratch on a CPU."
+    )
+    init_mode = "he"
+    imagenet_url = None
+    default_split_point = "conv2"
+    default_adl_positions = ("conv2", "conv4")
+
+    def __init__(
+        self, *, num_classes: int, large_feature_map: bool = False, weights: str | Path = "none"
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.large_feature_map = large_feature_map
+        self.conv1 = _conv_bn_relu(3, 16, stride=2)
+        self.conv2 = nn.Sequential(*_conv_bn_relu(16, 32), nn.MaxPool2d(2))
+        self.conv3 = _conv_bn_relu(32, 64)
+        self.conv4 = _conv_bn_relu(64, 64)
+        self.conv6 = nn.Sequential(nn.Conv2d(64, 64, kernel_size=3, padding=1), nn.ReLU())
+        self._finish(self.stage_table(large_feature_map), LinearHead(64, num_classes), weights)
+
+    @classmethod
+    def stage_table(cls, large_feature_map: bool = False) -> tuple[StageInfo, ...]:
+        """conv1 (/2), conv2 with the max-pool (/4, the split point), conv3, conv4, conv6.
+
+        ``large_feature_map`` is accepted for a uniform constructor and changes nothing.
+        """
+        return (
+            StageInfo("conv1", 16, 2, ("conv1",)),
+            StageInfo("conv2", 32, 4, ("conv2",)),
+            StageInfo("conv3", 64, 4, ("conv3",)),
+            StageInfo("conv4", 64, 4, ("conv4",)),
+            StageInfo("conv6", 64, 4, ("conv6",)),
+        )
+
+    def stage(self, name: str) -> nn.Module:
+        """The stage's module (``conv1`` … ``conv6``)."""
+        self._index(name)
+        return getattr(self, name)
+
+    def is_new_parameter(self, name: str, recipe: GroupRecipe) -> bool:
+        """Both recipes: conv6 and the classifier are new, as for VGG16."""
+        return name.startswith(("conv6.", "head."))

@@ -1,0 +1,60 @@
+"""The math of WSOL methods as pure functions on tensors (like ``torch.nn.functional``).
+
+Usable from anyone's training code; every function documents its shapes and
+formula. The names in SPEC.md §5 (``feature_alignment_loss``,
+``attentive_drop``, ``class_activation_map``) are a stable API.
+"""
+
+from __future__ import annotations
+
+from wsolkit.functional.adl import adl_drop_mask, adl_importance_map, attention_based_dropout
+from wsolkit.functional.alignment import (
+    NORM_REGIONS,
+    cosine_similarity_map,
+    drop_consistency_loss,
+    feature_alignment_loss,
+    feature_alignment_loss_from_similarity,
+    masked_mean,
+    minmax_normalize,
+)
+from wsolkit.functional.augment import (
+    cutmix,
+    cutmix_box,
+    hide_and_seek,
+    hide_and_seek_mask,
+    mixed_cross_entropy,
+    sample_beta,
+)
+from wsolkit.functional.cam import class_activation_map
+from wsolkit.functional.erasing import (
+    attentive_drop,
+    attentive_drop_mask,
+    discriminative_region,
+    eil_erase,
+    eil_erasing_mask,
+)
+
+__all__ = [
+    "NORM_REGIONS",
+    "adl_drop_mask",
+    "adl_importance_map",
+    "attention_based_dropout",
+    "attentive_drop",
+    "attentive_drop_mask",
+    "class_activation_map",
+    "cosine_similarity_map",
+    "cutmix",
+    "cutmix_box",
+    "discriminative_region",
+    "drop_consistency_loss",
+    "eil_erase",
+    "eil_erasing_mask",
+    "feature_alignment_loss",
+    "feature_alignment_loss_from_similarity",
+    "hide_and_seek",
+    "hide_and_seek_mask",
+    "masked_mean",
+    "minmax_normalize",
+    "mixed_cross_entropy",
+    "sample_beta",
+]
