@@ -17,7 +17,9 @@ class RandomItems(Dataset):
 def epoch_items(epoch: int, workers: int, rank: int = 0, world: int = 1):
     sampler = EpochSampler(10, seed=3, rank=rank, world_size=world)
     sampler.set_epoch(epoch)
-    loader = DataLoader(SeededDataset(RandomItems()), sampler=sampler, batch_size=4, num_workers=workers)
+    loader = DataLoader(
+        SeededDataset(RandomItems()), sampler=sampler, batch_size=4, num_workers=workers
+    )
     return [(int(i), float(r)) for idx, rnd in loader for i, r in zip(idx, rnd, strict=True)]
 
 

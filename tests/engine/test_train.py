@@ -67,11 +67,16 @@ def weights(run: Path) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("method", ["cam", "aligned-eil"])
 def test_two_epochs_equal_one_epoch_then_resume(synth, tmp_path, method) -> None:
-    straight = train(config=None, overrides=overrides(synth, tmp_path, **{"method.name": method, "runtime.run_name": "a"}))
+    straight = train(
+        config=None,
+        overrides=overrides(synth, tmp_path, **{"method.name": method, "runtime.run_name": "a"}),
+    )
     assert straight is not None and straight["epochs"] == 2
     with pytest.raises(Interrupted, match="--resume"):
         train(
-            overrides=overrides(synth, tmp_path, **{"method.name": method, "runtime.run_name": "b"}),
+            overrides=overrides(
+                synth, tmp_path, **{"method.name": method, "runtime.run_name": "b"}
+            ),
             callbacks=StopAfter(1),
         )
     assert load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["epoch"] == 1
@@ -81,12 +86,22 @@ def test_two_epochs_equal_one_epoch_then_resume(synth, tmp_path, method) -> None
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
-    epochs = [r["epoch"] for r in map(json.loads, (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "epoch"]
+    epochs = [
+        r["epoch"]
+        for r in map(json.loads, (tmp_path / "b" / "metrics.jsonl").read_text().splitlines())
+        if r["kind"] == "epoch"
+    ]
     assert epochs == [1, 2]  # no duplicate record from the interrupted attempt
 
 
 def test_run_directory_contents(synth, tmp_path) -> None:
-    summary = train(overrides=overrides(synth, tmp_path, **{"method.name": "cam", "runtime.run_name": "r", "eval.eval_interval": 1}))
+    summary = train(
+        overrides=overrides(
+            synth,
+            tmp_path,
+            **{"method.name": "cam", "runtime.run_name": "r", "eval.eval_interval": 1},
+        )
+    )
     run = tmp_path / "r"
     assert (run / "settings.yaml").is_file()
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.pt", "last.pt"}
@@ -107,9 +122,14 @@ def test_run_directory_contents(synth, tmp_path) -> None:
 
 def test_resume_refuses_another_backbone_or_method(synth, tmp_path) -> None:
     with pytest.raises(Interrupted):
-        train(overrides=overrides(synth, tmp_path, **{"method.name": "cam", "runtime.run_name": "r"}), callbacks=StopAfter(1))
+        train(
+            overrides=overrides(synth, tmp_path, **{"method.name": "cam", "runtime.run_name": "r"}),
+            callbacks=StopAfter(1),
+        )
     before = (tmp_path / "r" / "checkpoints" / "last.pt").read_bytes()
-    result = runner.invoke(app, ["train", "--resume", str(tmp_path / "r"), "--method", "aligned-eil"])
+    result = runner.invoke(
+        app, ["train", "--resume", str(tmp_path / "r"), "--method", "aligned-eil"]
+    )
     assert result.exit_code != 0
     assert "cannot resume" in result.output and "method.name" in result.output
     assert "Traceback" not in result.output
@@ -120,23 +140,95 @@ def test_bad_input_is_one_line(synth, tmp_path) -> None:
     cases = [
         (["--data", str(tmp_path / "nowhere")], "nowhere"),
         (["--set", "optim.lrr=1"], "Did you mean 'optim.lr'"),
-        (["--data", str(synth), "--backbone", "tiny", "--set", "data.drop_last=true", "--batch-size", "4096", "--device", "cpu", "--set", "optim.warm_epochs=0"], "larger than the 48 training images"),
+        (
+            [
+                "--data",
+                str(synth),
+                "--backbone",
+                "tiny",
+                "--weights",
+                "imagenet",
+                "--method",
+                "cam",
+            ],
+            "has no ImageNet weights",
+        ),
+        (
+            [
+                "--data",
+                str(synth),
+                "--backbone",
+                "inception_v3",
+                "--weights",
+                "none",
+                "--method",
+                "aligned-eil",
+            ],
+            "needs a linear head",
+        ),
+        (
+            [
+                "--data",
+                str(synth),
+                "--backbone",
+                "tiny",
+                "--weights",
+                "none",
+                "--set",
+                "data.drop_last=true",
+                "--batch-size",
+                "4096",
+                "--device",
+                "cpu",
+                "--set",
+                "optim.warm_epochs=0",
+            ],
+            "larger than the 48 training images",
+        ),
     ]
     for args, message in cases:
         result = runner.invoke(app, ["train", "--out-dir", str(tmp_path / "runs"), *args])
         assert result.exit_code != 0, args
         assert message in result.output, result.output
         assert "Traceback" not in result.output
+        assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 @pytest.mark.slow
 def test_two_processes_with_gloo(synth, tmp_path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [
-        sys.executable, "-m", "wsolkit", "train", "--nproc", "2", "--data", str(synth),
-        "--backbone", "tiny", "--method", "aligned-eil", "--weights", "none", "--device", "cpu",
-        "--epochs", "1", "--batch-size", "8", "--workers", "0", "--out-dir", str(tmp_path),
-        "--run-name", "ddp", "--set", "optim.warm_epochs=0", "--set", "eval.cam_curve_interval=0.05", "--quiet",
+        sys.executable,
+        "-m",
+        "wsolkit",
+        "train",
+        "--nproc",
+        "2",
+        "--data",
+        str(synth),
+        "--backbone",
+        "tiny",
+        "--method",
+        "aligned-eil",
+        "--weights",
+        "none",
+        "--device",
+        "cpu",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--workers",
+        "0",
+        "--out-dir",
+        str(tmp_path),
+        "--run-name",
+        "ddp",
+        "--set",
+        "optim.warm_epochs=0",
+        "--set",
+        "eval.cam_curve_interval=0.05",
+        "--quiet",
     ]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

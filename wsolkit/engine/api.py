@@ -44,21 +44,26 @@ def train(
     device = resolve_device(settings.runtime.device, env.local_rank if env.enabled else None)
     dist_info = distributed.init_distributed(device)
     try:
+        name = settings.runtime.run_name or default_run_name(
+            settings.data.dataset or "data", settings.model.backbone, settings.method.name
+        )
+        if run is None and dist_info.is_main:
+            RunDir.check_available(settings.runtime.out_dir, name)
+        # Everything that can fail on bad input happens before the run directory is touched.
+        precision = make_precision(device, settings.runtime.amp)
+        torch.set_float32_matmul_precision("high")
+        data = load_run_data(settings)
+        trainer = Trainer(settings, data, dist_info, device, precision, callbacks, payload)
         if run is None:
-            name = settings.runtime.run_name or default_run_name(
-                settings.data.dataset or "data", settings.model.backbone, settings.method.name
-            )
             if dist_info.is_main:
-                run = RunDir.create(settings.runtime.out_dir, name)
-                run.write_settings(dump_settings(settings))
+                RunDir.create(settings.runtime.out_dir, name).write_settings(
+                    dump_settings(settings)
+                )
             distributed.barrier()
             run = RunDir(Path(settings.runtime.out_dir) / name)
         elif dist_info.is_main:
             run.truncate_metrics(payload["epoch"])
             run.write_settings(dump_settings(settings))
-        precision = make_precision(device, settings.runtime.amp)
-        torch.set_float32_matmul_precision("high")
-        data = load_run_data(settings)
         callbacks.on_train_start(
             {
                 "run": str(run.path),
@@ -69,8 +74,7 @@ def train(
                 "resumed at epoch": payload["epoch"] if payload else None,
             }
         )
-        trainer = Trainer(settings, run, data, dist_info, device, precision, callbacks, payload)
-        return trainer.fit()
+        return trainer.fit(run)
     finally:
         distributed.shutdown()
 

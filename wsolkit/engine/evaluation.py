@@ -65,8 +65,12 @@ def evaluate(
     callbacks: Callbacks | None = None,
     label: str = "val",
     is_main: bool = True,
+    curves: bool = False,
 ) -> dict[str, Any]:
-    """Top-1/Top-5 accuracy, MaxBoxAcc(V2) / Top-1 Loc (boxes) and PxAP (masks)."""
+    """Top-1/Top-5 accuracy, MaxBoxAcc(V2) / Top-1 Loc (boxes) and PxAP (masks).
+
+    ``curves`` adds the BoxAcc curves and the precision-recall curve (test results).
+    """
     from wsolkit.metrics import normalize_scoremap
 
     evaluators = _evaluators(ctx)
@@ -111,8 +115,9 @@ def evaluate(
     counts = all_reduce_sum(counts, ctx.device)
     for evaluator in evaluators.values():
         merged = {k: all_reduce_sum(v, ctx.device) for k, v in evaluator.state().items()}
-        evaluator.load_state(merged)
-    result = _summarize(counts, {k: v.compute() for k, v in evaluators.items()})
+        evaluator.reset()
+        evaluator.merge_state(merged)
+    result = _summarize(counts, {k: v.compute() for k, v in evaluators.items()}, curves)
     if callbacks and is_main:
         callbacks.on_eval_end(label, result)
     return result
@@ -124,7 +129,7 @@ def _world() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
-def _summarize(counts: np.ndarray, results: dict[str, Any]) -> dict[str, Any]:
+def _summarize(counts: np.ndarray, results: dict[str, Any], curves: bool) -> dict[str, Any]:
     images = max(counts[0], 1)
     out: dict[str, Any] = {
         "images": int(counts[0]),
@@ -132,11 +137,11 @@ def _summarize(counts: np.ndarray, results: dict[str, Any]) -> dict[str, Any]:
         "top5": 100.0 * counts[2] / images,
     }
     if "box" in results:
-        out["localization"] = results["box"].to_dict()
+        out["localization"] = results["box"].to_dict(curves=curves)
         out["score_name"] = "MaxBoxAccV2"
         out["score"] = out["localization"]["max_box_acc_v2"]
     if "mask" in results:
-        out["mask"] = results["mask"].to_dict()
+        out["mask"] = results["mask"].to_dict(curves=curves)
         if "box" not in results:
             out["score_name"] = "PxAP"
             out["score"] = out["mask"]["pxap"]

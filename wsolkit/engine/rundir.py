@@ -52,15 +52,21 @@ class RunDir:
         """``checkpoints/<name>.pt``."""
         return self.path / CHECKPOINTS / f"{name}.pt"
 
-    @classmethod
-    def create(cls, out_dir: Path, name: str) -> RunDir:
-        """A new, empty run directory; an existing non-empty one is never reused."""
+    @staticmethod
+    def check_available(out_dir: Path, name: str) -> None:
+        """Refuse a name whose directory exists and is not empty (it is never reused)."""
         path = Path(out_dir) / name
         if path.exists() and any(path.iterdir()):
             raise UsageError(
                 f"run directory {path} already exists; continue it with --resume {path}, "
                 "or choose another --run-name"
             )
+
+    @classmethod
+    def create(cls, out_dir: Path, name: str) -> RunDir:
+        """A new, empty run directory; an existing non-empty one is never reused."""
+        cls.check_available(out_dir, name)
+        path = Path(out_dir) / name
         (path / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
         return cls(path)
 

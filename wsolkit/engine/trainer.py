@@ -53,7 +53,6 @@ class Trainer:
     def __init__(
         self,
         settings: Settings,
-        run: RunDir,
         data: RunData,
         dist_info: DistInfo,
         device: torch.device,
@@ -61,7 +60,8 @@ class Trainer:
         callbacks: Callbacks,
         resume: dict[str, Any] | None = None,
     ) -> None:
-        self.settings, self.run, self.data = settings, run, data
+        self.settings, self.data = settings, data
+        self.run: RunDir | None = None
         self.dist, self.device, self.precision = dist_info, device, precision
         self.callbacks = callbacks if dist_info.is_main else Callbacks()
         self.channels_last = settings.runtime.channels_last and device.type == "cuda"
@@ -131,12 +131,13 @@ class Trainer:
         self.state.skipped_images = payload.get("skipped_images", 0)
 
     def _save(self, name: str) -> None:
-        if self.dist.is_main:
+        if self.dist.is_main and self.run is not None:
             save_checkpoint(self.run.checkpoint(name), self._payload())
 
     # -- loop ------------------------------------------------------------------
-    def fit(self) -> dict[str, Any] | None:
-        """Train from the current epoch to the last; then test best and last."""
+    def fit(self, run: RunDir) -> dict[str, Any] | None:
+        """Train from the current epoch to the last in ``run``; then test best and last."""
+        self.run = run
         o = self.settings.optim
         start = time.perf_counter()
         if self.state.epoch == 0:
@@ -152,7 +153,7 @@ class Trainer:
                     self.callbacks.on_epoch_end(record)
                 barrier()
         except KeyboardInterrupt:
-            raise Interrupted(self.run, self.state.epoch) from None
+            raise Interrupted(run, self.state.epoch) from None
         return self._finish(time.perf_counter() - start)
 
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
@@ -295,6 +296,7 @@ class Trainer:
             self.callbacks,
             f"test ({checkpoint})",
             self.dist.is_main,
+            curves=True,
         )
 
 

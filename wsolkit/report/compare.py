@@ -101,19 +101,19 @@ def metrics_of(result: dict[str, Any]) -> dict[str, Any]:
     metrics: dict[str, float | None] = {
         "top1": result.get("top1"),
         "top5": result.get("top5"),
-        "top1_loc": loc.get("top1_loc"),
-        "gt_known_loc": loc.get("gt_known_loc"),
+        "top1_loc": (loc.get("top1_loc") or {}).get("value"),
+        "gt_known_loc": (loc.get("gt_known_loc") or {}).get("value"),
         "box_acc_30": per_level.get("30"),
         "box_acc_50": per_level.get("50"),
         "box_acc_70": per_level.get("70"),
         "max_box_acc_v2": loc.get("max_box_acc_v2"),
         "pxap": (result.get("mask") or {}).get("pxap"),
     }
-    curves = loc.get("box_acc_curves") or {}
+    curves = loc.get("curves") or {}
     return {
         "metrics": metrics,
-        "curve_50": curves.get("50"),
-        "thresholds": loc.get("thresholds"),
+        "curve_50": (curves.get("box_acc") or {}).get("50"),
+        "thresholds": curves.get("thresholds"),
     }
 
 

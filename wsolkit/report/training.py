@@ -40,7 +40,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
             _fmt(result.get("top5")),
             *(_fmt(per_level.get(str(level))) for level in levels),
             _fmt(loc.get("max_box_acc_v2")),
-            _fmt(loc.get("top1_loc")),
+            _fmt((loc.get("top1_loc") or {}).get("value")),
             _fmt((result.get("mask") or {}).get("pxap")),
         ]
         table.add_row(*row)
