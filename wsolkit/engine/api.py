@@ -64,7 +64,7 @@ def train(
         elif dist_info.is_main:
             run.truncate_metrics(payload["epoch"])
             run.write_settings(dump_settings(settings))
-        callbacks.on_train_start(
+        trainer.callbacks.on_train_start(  # rank 0 only
             {
                 "run": str(run.path),
                 "device": str(device),

@@ -73,9 +73,10 @@ def all_reduce_sum(array: np.ndarray, device: torch.device) -> np.ndarray:
     """Sum a NumPy array over ranks (float64 or int64 kept exact)."""
     if not (dist.is_available() and dist.is_initialized()):
         return array
-    tensor = torch.from_numpy(np.ascontiguousarray(array)).to(device)
+    array = np.asarray(array)
+    tensor = torch.from_numpy(array.reshape(-1).copy()).to(device)
     dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-    return tensor.cpu().numpy()
+    return tensor.cpu().numpy().reshape(array.shape)  # 0-d counts stay 0-d
 
 
 def broadcast_object(obj: object, src: int = 0) -> object:

@@ -22,14 +22,18 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("checkpoint", style="bold")
     table.add_column("epoch", justify="right")
-    table.add_column("Top-1 cls", justify="right")
-    table.add_column("Top-5 cls", justify="right")
+    table.add_column("Top-1", justify="right")
+    table.add_column("Top-5", justify="right")
     levels = settings["eval"]["iou_thresholds"]
     for level in levels:
-        table.add_column(f"BoxAcc@{level}", justify="right")
-    table.add_column("MaxBoxAccV2", justify="right")
+        table.add_column(f"@{level}", justify="right")
+    table.add_column("V2", justify="right")
     table.add_column("Top-1 Loc", justify="right")
     table.add_column("PxAP", justify="right")
+    table.caption = (
+        "Top-1/Top-5: classification accuracy · @δ: MaxBoxAcc at IoU δ% · V2: MaxBoxAccV2 · "
+        "Top-1 Loc at IoU 50 · PxAP on masks"
+    )
     for name, result in summary["test"].items():
         loc = result.get("localization") or {}
         per_level = loc.get("max_box_acc", {})
@@ -46,4 +50,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
         table.add_row(*row)
     if not summary["test"]:
         table.caption = "no test split: nothing was tested"
+    skipped = summary.get("skipped_images")
+    if skipped:
+        table.caption += f" · {skipped} unreadable image(s) skipped"
     return table

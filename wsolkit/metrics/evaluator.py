@@ -1,0 +1,213 @@
+"""Streaming box evaluation: ``accumulate(scoremap, image_id)`` then ``compute()``.
+
+The state is a few count arrays (correct images per IoU level and CAM
+threshold), constant in the number of images. States merge by addition, so
+shards of a split evaluated in other processes (``--workers``) or on other
+ranks (DDP all-reduce) combine into exactly the single-process result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from wsolkit.data.metadata import SplitMetadata
+from wsolkit.errors import DataError
+from wsolkit.metrics.boxes import cam_thresholds, rescale_boxes
+from wsolkit.metrics.contours import threshold_ious
+from wsolkit.metrics.results import ClassificationResult, LocalizationResult
+
+
+def box_correct(
+    scoremap: np.ndarray,
+    gt_boxes: np.ndarray,
+    thresholds: np.ndarray,
+    iou_thresholds: Sequence[int],
+    *,
+    multi_contour: bool = True,
+) -> np.ndarray:
+    """L×T booleans: is the image correct at IoU level δ (row) and CAM threshold t (column)?
+
+    ``scoremap``: H×W float in [0, 1]; ``gt_boxes``: G×4 boxes on the same grid.
+    Correct when the image IoU (max over predicted and GT boxes) is ``>= δ / 100``.
+    """
+    ious = threshold_ious(scoremap, gt_boxes, thresholds, multi_contour=multi_contour)
+    return np.stack([ious >= delta / 100 for delta in iou_thresholds])
+
+
+def evaluate_box_batch(
+    scoremaps: Iterable[np.ndarray],
+    gt_boxes: Iterable[np.ndarray],
+    thresholds: np.ndarray,
+    iou_thresholds: Sequence[int],
+    *,
+    multi_contour: bool = True,
+    top1_correct: Iterable[bool] | None = None,
+) -> dict[str, np.ndarray]:
+    """Count arrays of a batch of images, to be summed across batches (a process-pool task).
+
+    Returns the state of :meth:`BoxEvaluator.state`: ``correct`` (L×T),
+    ``correct_top1`` (L×T, counting images whose ``top1_correct`` is true) and
+    ``images`` / ``predicted`` counts. Picklable in and out.
+    """
+    correct = np.zeros((len(iou_thresholds), len(thresholds)), dtype=np.int64)
+    correct_top1 = np.zeros_like(correct)
+    images = predicted = 0
+    flags = iter(top1_correct) if top1_correct is not None else None
+    for scoremap, boxes in zip(scoremaps, gt_boxes, strict=True):
+        hits = box_correct(scoremap, boxes, thresholds, iou_thresholds, multi_contour=multi_contour)
+        correct += hits
+        images += 1
+        if flags is not None:
+            predicted += 1
+            if next(flags):
+                correct_top1 += hits
+    return {
+        "correct": correct,
+        "correct_top1": correct_top1,
+        "images": np.int64(images),
+        "predicted": np.int64(predicted),
+    }
+
+
+class BoxEvaluator:
+    """MaxBoxAcc(V2), GT-known Loc and Top-1 Loc over a box split, streaming.
+
+    ``metadata``: the split (its boxes and original sizes); GT boxes are
+    rescaled to ``eval_size``×``eval_size`` once. ``accumulate`` takes score maps
+    already normalized to that size (see :func:`normalize_scoremap`).
+    """
+
+    def __init__(
+        self,
+        metadata: SplitMetadata,
+        *,
+        eval_size: int = 224,
+        cam_curve_interval: float = 0.001,
+        iou_thresholds: Sequence[int] = (30, 50, 70),
+        multi_contour: bool = True,
+    ) -> None:
+        if metadata.boxes is None:
+            raise DataError(
+                f"{metadata.folder or 'the split'} has no boxes (localization.txt); "
+                "box metrics need them (for masks use MaskEvaluator / --mask-root)"
+            )
+        self.metadata = metadata
+        self.eval_size = int(eval_size)
+        self.cam_curve_interval = float(cam_curve_interval)
+        self.iou_thresholds = tuple(int(d) for d in iou_thresholds)
+        self.multi_contour = bool(multi_contour)
+        self.thresholds = cam_thresholds(self.cam_curve_interval)
+        grid = (self.eval_size, self.eval_size)
+        self.gt_boxes = {
+            image_id: rescale_boxes(boxes, metadata.sizes[image_id], grid)
+            for image_id, boxes in metadata.boxes.items()
+        }
+        self._state = evaluate_box_batch([], [], self.thresholds, self.iou_thresholds)
+
+    def _check(self, scoremap: np.ndarray, image_id: str) -> None:
+        if image_id not in self.gt_boxes:
+            raise DataError(
+                f"image id '{image_id}' is not in the metadata split {self.metadata.folder}"
+            )
+        expected = (self.eval_size, self.eval_size)
+        if scoremap.shape != expected:
+            raise DataError(
+                f"score map of '{image_id}' is {'x'.join(map(str, scoremap.shape))}, "
+                f"expected {expected[0]}x{expected[1]} (normalize_scoremap resizes it)"
+            )
+
+    def accumulate(
+        self, scoremap: np.ndarray, image_id: str, predicted_class: int | None = None
+    ) -> None:
+        """Add one image: its score map (eval_size², values in [0, 1]) and optional top-1 class."""
+        self._check(scoremap, image_id)
+        flags = None
+        if predicted_class is not None:
+            flags = [int(predicted_class) == self.metadata.labels[image_id]]
+        batch = evaluate_box_batch(
+            [scoremap],
+            [self.gt_boxes[image_id]],
+            self.thresholds,
+            self.iou_thresholds,
+            multi_contour=self.multi_contour,
+            top1_correct=flags,
+        )
+        self.merge_state(batch)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The count arrays (copies): sum them across processes, then :meth:`merge_state`."""
+        return {key: np.array(value, copy=True) for key, value in self._state.items()}
+
+    def merge_state(self, state: dict[str, np.ndarray]) -> None:
+        """Add another shard's counts (same protocol) to this evaluator's."""
+        for key, value in state.items():
+            value = np.asarray(value)
+            if np.shape(value) != np.shape(self._state[key]):
+                raise ValueError(
+                    f"cannot merge '{key}' of shape {np.shape(value)} into "
+                    f"{np.shape(self._state[key])}: "
+                    "the shards used different thresholds or IoU levels"
+                )
+            self._state[key] = self._state[key] + value.astype(np.int64)
+
+    def reset(self) -> None:
+        """Forget every accumulated image."""
+        self._state = evaluate_box_batch([], [], self.thresholds, self.iou_thresholds)
+
+    def compute(self) -> LocalizationResult:
+        """The result over every image accumulated so far (at least one)."""
+        images = int(self._state["images"])
+        if images == 0:
+            raise DataError("no score map was accumulated: nothing to evaluate")
+        predicted = int(self._state["predicted"])
+        return LocalizationResult(
+            iou_thresholds=self.iou_thresholds,
+            thresholds=self.thresholds,
+            images=images,
+            correct=self._state["correct"].copy(),
+            correct_top1=self._state["correct_top1"].copy() if predicted == images else None,
+            multi_contour=self.multi_contour,
+            cam_curve_interval=self.cam_curve_interval,
+        )
+
+
+class ClassificationAccuracy:
+    """Streaming top-k accuracy (top-1 and top-5 by default) from class scores."""
+
+    def __init__(self, topk: Sequence[int] = (1, 5)) -> None:
+        self.topk = tuple(int(k) for k in topk)
+        self._correct = np.zeros(len(self.topk), dtype=np.int64)
+        self._images = 0
+
+    def accumulate(self, scores: np.ndarray, labels: np.ndarray) -> None:
+        """Add a batch: ``scores`` B×K (logits or probabilities), ``labels`` B (int)."""
+        scores = np.asarray(scores)
+        labels = np.asarray(labels).reshape(-1)
+        if scores.ndim != 2 or scores.shape[0] != labels.shape[0]:
+            raise ValueError(
+                f"scores must be B×K and labels B, got {scores.shape} and {labels.shape}"
+            )
+        order = np.argsort(-scores, axis=1, kind="stable")[:, : max(self.topk)]
+        hit = order == labels[:, None]
+        for i, k in enumerate(self.topk):
+            self._correct[i] += int(hit[:, :k].any(axis=1).sum())
+        self._images += labels.shape[0]
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Counts to merge across processes."""
+        return {"correct": self._correct.copy(), "images": np.int64(self._images)}
+
+    def merge_state(self, state: dict[str, np.ndarray]) -> None:
+        """Add another shard's counts."""
+        self._correct += np.asarray(state["correct"], dtype=np.int64)
+        self._images += int(state["images"])
+
+    def compute(self) -> ClassificationResult:
+        """Top-k accuracies in percent."""
+        if self._images == 0:
+            raise DataError("no prediction was accumulated: nothing to evaluate")
+        return ClassificationResult(
+            self._images, {k: int(c) for k, c in zip(self.topk, self._correct, strict=True)}
+        )

@@ -1,0 +1,180 @@
+"""Result objects of the evaluators: plain data that renders as a table, JSON or a figure.
+
+Percentages are computed exactly as wsolevaluation does (``correct * 100. /
+images`` in float64), so every number matches the canonical one to the last digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+def _first_best(curve: np.ndarray) -> int:
+    """Index of the first maximum (``numpy.argmax``)."""
+    return int(np.argmax(curve))
+
+
+@dataclass
+class LocalizationResult:
+    """BoxAcc curves of one split, per IoU level, and everything read off them (SPEC.md §2.7).
+
+    ``correct``: L×T counts of correct images per (IoU level, CAM threshold);
+    ``correct_top1``: the same counting only images whose top-1 class is right
+    (bridging-gap's Top-1 Loc), or None when predictions were not given for
+    every image.
+    """
+
+    iou_thresholds: tuple[int, ...]
+    thresholds: np.ndarray
+    images: int
+    correct: np.ndarray
+    correct_top1: np.ndarray | None
+    multi_contour: bool
+    cam_curve_interval: float
+
+    @property
+    def box_acc(self) -> np.ndarray:
+        """L×T BoxAcc in percent: ``correct * 100. / images``."""
+        return self.correct.astype(np.float64) * 100.0 / float(self.images)
+
+    @property
+    def max_box_acc(self) -> dict[int, float]:
+        """MaxBoxAcc per IoU level: the maximum of each BoxAcc curve."""
+        return {
+            d: float(row.max()) for d, row in zip(self.iou_thresholds, self.box_acc, strict=True)
+        }
+
+    @property
+    def best_threshold(self) -> dict[int, float]:
+        """Per IoU level, the CAM threshold of the first maximum (the ``arange`` value itself)."""
+        return {
+            d: float(self.thresholds[_first_best(row)])
+            for d, row in zip(self.iou_thresholds, self.box_acc, strict=True)
+        }
+
+    @property
+    def max_box_acc_v2(self) -> float:
+        """Mean of MaxBoxAcc over the IoU levels (MaxBoxAccV2 with 30/50/70, multi-contour)."""
+        return float(np.average(list(self.max_box_acc.values())))
+
+    @property
+    def is_canonical_v2(self) -> bool:
+        """Whether the mean is MaxBoxAccV2 proper: IoU 30/50/70 and multi-contour."""
+        return self.multi_contour and tuple(self.iou_thresholds) == (30, 50, 70)
+
+    def threshold_index(self, threshold: float) -> int:
+        """Index of a CAM threshold in the sweep; it must be one of the ``arange`` values."""
+        hits = np.flatnonzero(self.thresholds == threshold)
+        if hits.size == 0:
+            raise ValueError(
+                f"CAM threshold {threshold!r} is not on the sweep "
+                f"numpy.arange(0, 1, {self.cam_curve_interval}); use one of its values"
+            )
+        return int(hits[0])
+
+    def gt_known_loc(self, threshold: float, iou: int = 50) -> float:
+        """GT-known Loc: BoxAcc at IoU ``iou`` and one CAM threshold of the sweep."""
+        return float(self.box_acc[self.iou_thresholds.index(iou), self.threshold_index(threshold)])
+
+    @property
+    def top1_loc_curve(self) -> np.ndarray | None:
+        """L×T Top-1 Loc in percent (correct box and correct top-1 class), or None."""
+        if self.correct_top1 is None:
+            return None
+        return self.correct_top1.astype(np.float64) * 100.0 / float(self.images)
+
+    def top1_loc(self, iou: int = 50) -> float | None:
+        """Top-1 Loc: the maximum of its own curve at IoU ``iou`` (bridging-gap)."""
+        curve = self.top1_loc_curve
+        return None if curve is None else float(curve[self.iou_thresholds.index(iou)].max())
+
+    def top1_loc_at(self, threshold: float, iou: int = 50) -> float | None:
+        """Top-1 Loc at one CAM threshold of the sweep."""
+        curve = self.top1_loc_curve
+        if curve is None:
+            return None
+        return float(curve[self.iou_thresholds.index(iou), self.threshold_index(threshold)])
+
+    def to_dict(self, *, curves: bool = True) -> dict[str, Any]:
+        """JSON-ready: the SPEC.md §5 keys, GT-known / Top-1 Loc, the protocol and the curves."""
+        levels = [str(d) for d in self.iou_thresholds]
+        out: dict[str, Any] = {
+            "max_box_acc_v2": self.max_box_acc_v2,
+            "max_box_acc": dict(zip(levels, self.max_box_acc.values(), strict=True)),
+            "best_threshold": dict(zip(levels, self.best_threshold.values(), strict=True)),
+            "images": self.images,
+            "multi_contour": self.multi_contour,
+            "cam_curve_interval": self.cam_curve_interval,
+            "iou_thresholds": list(self.iou_thresholds),
+        }
+        if 50 in self.iou_thresholds:
+            best = self.best_threshold[50]
+            out["gt_known_loc"] = {"value": self.gt_known_loc(best), "threshold": best}
+            if self.correct_top1 is not None:
+                curve = self.top1_loc_curve[self.iou_thresholds.index(50)]  # type: ignore[index]
+                out["top1_loc"] = {
+                    "value": float(curve.max()),
+                    "threshold": float(self.thresholds[_first_best(curve)]),
+                    "at_gt_known_best_threshold": self.top1_loc_at(best),
+                }
+        if curves:
+            out["curves"] = {
+                "thresholds": self.thresholds.tolist(),
+                "box_acc": dict(zip(levels, self.box_acc.tolist(), strict=True)),
+            }
+            if self.correct_top1 is not None:
+                out["curves"]["top1_loc"] = dict(
+                    zip(levels, self.top1_loc_curve.tolist(), strict=True)
+                )  # type: ignore[union-attr]
+        return out
+
+
+@dataclass
+class MaskResult:
+    """PxAP of one split and its precision-recall curve (SPEC.md §2.8).
+
+    ``precision`` and ``recall`` follow the canonical arrays (from the highest
+    score bin down); entries where nothing is predicted positive are NaN.
+    """
+
+    pxap: float
+    precision: np.ndarray
+    recall: np.ndarray
+    thresholds: np.ndarray
+    images: int
+    cam_curve_interval: float
+
+    def to_dict(self, *, curves: bool = True) -> dict[str, Any]:
+        """JSON-ready: ``pxap`` and, optionally, the curve (NaN written as null)."""
+        out: dict[str, Any] = {
+            "pxap": self.pxap,
+            "images": self.images,
+            "cam_curve_interval": self.cam_curve_interval,
+        }
+        if curves:
+            out["pr_curve"] = {
+                "precision": [None if np.isnan(p) else float(p) for p in self.precision],
+                "recall": [float(r) for r in self.recall],
+            }
+        return out
+
+
+@dataclass
+class ClassificationResult:
+    """Top-k classification accuracy in percent."""
+
+    images: int
+    correct: dict[int, int]
+
+    def accuracy(self, k: int) -> float:
+        """Top-k accuracy in percent: ``correct * 100. / images``."""
+        return self.correct[k] * 100.0 / float(self.images)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"top1": .., "top5": .., "images": ..}``."""
+        out: dict[str, Any] = {f"top{k}": self.accuracy(k) for k in sorted(self.correct)}
+        out["images"] = self.images
+        return out
