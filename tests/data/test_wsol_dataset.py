@@ -190,3 +190,24 @@ def test_error_from_a_worker_process_stays_one_line(images) -> None:
     message = str(info.value)
     assert message.startswith(f"{root / 'a' / 'garbage.jpg'}: cannot read the image"), message
     assert "\n" not in message and "Traceback" not in message
+
+
+def test_cache_images_reads_each_file_once(tmp_path, monkeypatch) -> None:
+    import wsolkit.data.dataset as dataset_module
+    from PIL import Image
+
+    from wsolkit.data.dataset import WSOLDataset
+    from wsolkit.data.metadata import SplitMetadata
+
+    Image.new("RGB", (8, 6), (10, 20, 30)).save(tmp_path / "a.png")
+    meta = SplitMetadata(["a.png"], {"a.png": 2}, {"a.png": (8, 6)})
+    reads = []
+    real = dataset_module.load_rgb
+    monkeypatch.setattr(dataset_module, "load_rgb", lambda p: reads.append(p) or real(p))
+    cached = WSOLDataset(meta, tmp_path, None, cache_images=True)
+    first, second = cached[0], cached[0]
+    assert len(reads) == 1
+    assert first[0].shape == (3, 6, 8) and first[0].equal(second[0]) and first[1:] == (2, "a.png")
+    WSOLDataset(meta, tmp_path, None)[0]
+    WSOLDataset(meta, tmp_path, None)[0]
+    assert len(reads) == 3  # no cache: a read per access

@@ -90,7 +90,9 @@ class WSOLDataset(Dataset):
 
     ``transform`` maps an RGB PIL image to a tensor (see :mod:`wsolkit.data.transforms`);
     ``None`` gives the plain ``ToTensor`` image in [0, 1]. ``ids`` restricts the
-    dataset to a subset (e.g. ``metadata.proxy_ids``).
+    dataset to a subset (e.g. ``metadata.proxy_ids``). ``cache_images`` keeps every
+    decoded image in memory after its first read (for small datasets such as the
+    synthetic benchmark: each process holds its own copy).
     """
 
     def __init__(
@@ -101,8 +103,10 @@ class WSOLDataset(Dataset):
         *,
         ids: Sequence[str] | None = None,
         skip_bad_images: bool = False,
+        cache_images: bool = False,
     ) -> None:
         self.metadata = metadata
+        self._cache: dict[str, Any] | None = {} if cache_images else None
         self.image_root = Path(image_root)
         self.transform = transform
         self.skip_bad_images = skip_bad_images
@@ -125,7 +129,11 @@ class WSOLDataset(Dataset):
         image_id = self.image_ids[index]
         path = self.image_root / image_id
         try:
-            image = load_rgb(path)
+            image = self._cache.get(image_id) if self._cache is not None else None
+            if image is None:
+                image = load_rgb(path)
+                if self._cache is not None:
+                    self._cache[image_id] = image
         except ImageReadError as exc:
             if not self.skip_bad_images:
                 raise

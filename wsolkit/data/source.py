@@ -222,5 +222,10 @@ class DataSource:
                 )
             ids = meta.proxy_ids
         return WSOLDataset(
-            meta, self.image_root, transform, ids=ids, skip_bad_images=data.skip_bad_images
+            meta,
+            self.image_root,
+            transform,
+            ids=ids,
+            skip_bad_images=data.skip_bad_images,
+            cache_images=data.cache_images,
         )

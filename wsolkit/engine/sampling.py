@@ -77,7 +77,9 @@ class SeededDataset(Dataset):
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
         index, seed = key
-        torch.manual_seed(seed)
+        # The CPU generator alone: torch.manual_seed would also seed every CUDA device
+        # (hundreds of microseconds per sample), and transforms draw on the CPU.
+        torch.random.default_generator.manual_seed(seed)
         random.seed(seed)
         np.random.seed(seed % (1 << 32))
         return self.dataset[index]

@@ -59,6 +59,10 @@ class DataSettings(_Section):
     mean: tuple[float, float, float] = Field(IMAGENET_MEAN, description="Normalization mean (RGB).")
     std: tuple[float, float, float] = Field(IMAGENET_STD, description="Normalization std (RGB).")
     hflip: bool = Field(True, description="Random horizontal flip when training.")
+    cache_images: bool = Field(
+        False,
+        description="Keep decoded images in memory after their first read (small datasets).",
+    )
     drop_last: bool = Field(
         False, description="Drop the last incomplete training batch of every epoch."
     )
