@@ -193,9 +193,9 @@ def test_error_from_a_worker_process_stays_one_line(images) -> None:
 
 
 def test_cache_images_reads_each_file_once(tmp_path, monkeypatch) -> None:
-    import wsolkit.data.dataset as dataset_module
     from PIL import Image
 
+    import wsolkit.data.dataset as dataset_module
     from wsolkit.data.dataset import WSOLDataset
     from wsolkit.data.metadata import SplitMetadata
 

@@ -5,6 +5,8 @@
   background thread compresses and writes; a killed run resumes at ``start``.
 - :class:`CamStore` — ``open(path)``; ``ids``, ``labels``, ``top5``,
   ``provenance``, ``rows()``, ``scoremap(i)`` and ``scoremaps()`` for evaluators.
+- :class:`CamStoreSource` — a store as the score-map source of
+  ``wsolkit.metrics.evaluate_scoremaps`` (picklable, for worker processes).
 - :mod:`wsolkit.cams.npy` — import and export wsolevaluation score-map folders.
 
 The schema is documented in docs/cam-store.md (format ``wsolkit-cams/1``).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from wsolkit.cams.errors import CamStoreError
 from wsolkit.cams.schema import FORMAT, Layout, Provenance
+from wsolkit.cams.source import CamStoreSource
 from wsolkit.cams.store import CamRow, CamStore, ScoreMapRow
 from wsolkit.cams.writer import CamBatch, CamStoreWriter
 
@@ -23,6 +26,7 @@ __all__ = [
     "CamRow",
     "CamStore",
     "CamStoreError",
+    "CamStoreSource",
     "CamStoreWriter",
     "Layout",
     "Provenance",

@@ -1,18 +1,15 @@
 """wsolevaluation score-map folders (one ``.npy`` per image) to and from CAM stores.
 
-Both folder layouts in use are read (SPEC.md §5): ``DIR/<image_id>.npy`` (what
-the canonical evaluator writes, ``123/456.JPEG.npy``) and ``DIR/<image_id
-minus extension>.npy`` (``123/456.npy``); an id found both ways, or in neither,
-is an error. A map must be 2-D, hold no NaN and lie in [0, 1] (SPEC §2.3).
-
-TODO(metrics): the metrics package will have its own folder reader for
-``wsolkit eval --scoremaps``; the two should share one implementation.
+Reading uses the metrics package's folder reader, so ``import-scoremaps``
+accepts exactly what ``wsolkit eval --scoremaps`` accepts: both layouts
+(``DIR/<image_id>.npy`` and ``DIR/<image_id minus extension>.npy``, SPEC.md
+§5), 2-D S×S float maps without NaN within [0, 1]. Writing produces float64
+maps in the layout asked for, each file atomically.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -29,38 +26,15 @@ Progress = Callable[[int, int], None]
 
 
 def scoremap_path(folder: Path, image_id: str, layout: NpyLayout) -> Path:
-    """Where ``image_id``'s map lives in ``folder`` under ``layout``."""
-    name = image_id if layout == "with-ext" else os.path.splitext(image_id)[0]
+    """Where ``image_id``'s map lives in ``folder`` under ``layout``.
+
+    ``without-ext`` drops the extension of the id's last component
+    (``123/456.JPEG`` → ``123/456.npy``), as the metrics folder reader does.
+    """
+    name = PurePosixPath(image_id)
+    if layout == "without-ext" and name.suffix:
+        name = name.with_suffix("")
     return folder / f"{name}.npy"
-
-
-def locate_scoremaps(folder: Path, image_ids: Iterable[str]) -> list[Path]:
-    """The ``.npy`` file of every id, accepting both layouts; ambiguity or absence is an error."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: score-map folder not found")
-    found: list[Path] = []
-    missing: list[str] = []
-    for image_id in image_ids:
-        with_ext = scoremap_path(folder, image_id, "with-ext")
-        without = scoremap_path(folder, image_id, "without-ext")
-        has_with, has_without = with_ext.is_file(), without != with_ext and without.is_file()
-        if has_with and has_without:
-            raise DataError(
-                f"{folder}: image '{image_id}' has a score map in both layouts ({with_ext.name} "
-                f"and {without.name}); keep one of them"
-            )
-        if has_with or has_without:
-            found.append(with_ext if has_with else without)
-        else:
-            missing.append(image_id)
-    if missing:
-        raise DataError(
-            f"{folder}: no score map for {len(missing)} image(s), e.g. "
-            f"{scoremap_path(folder, missing[0], 'with-ext').name} (or "
-            f"{scoremap_path(folder, missing[0], 'without-ext').name}) for '{missing[0]}'"
-        )
-    return found
 
 
 def read_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
@@ -78,7 +52,11 @@ def read_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def check_headers(paths: list[Path]) -> tuple[tuple[int, int], np.dtype]:
-    """The common S×S shape and the widest float dtype of the maps; anything else is an error."""
+    """The common S×S shape and the widest float dtype of the maps, from headers alone.
+
+    Run before a store is created: its dtype must hold every map exactly, and a
+    map of another shape or a non-float type should stop the import at once.
+    """
     shape: tuple[int, ...] | None = None
     widest = 2
     for path in paths:
@@ -99,25 +77,6 @@ def check_headers(paths: list[Path]) -> tuple[tuple[int, int], np.dtype]:
     return (int(shape[0]), int(shape[1])), np.dtype(f"<f{widest}")
 
 
-def load_scoremap(path: Path) -> np.ndarray:
-    """A validated score map as stored (2-D float, no NaN, values in [0, 1])."""
-    try:
-        scoremap = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable .npy file ({exc})") from None
-    if scoremap.ndim != 2:
-        raise DataError(f"{path}: score map has shape {scoremap.shape}; it must be 2-D")
-    if np.isnan(scoremap).any():
-        raise DataError(f"{path}: score map holds NaN; write valid score maps in [0, 1]")
-    low, high = float(scoremap.min()), float(scoremap.max())
-    if low < 0 or high > 1:
-        raise DataError(
-            f"{path}: score map values lie in [{low:.6g}, {high:.6g}], outside [0, 1]; "
-            "score maps must be normalized (SPEC 2.2)"
-        )
-    return scoremap
-
-
 @dataclass(frozen=True)
 class ImportResult:
     """What :func:`import_scoremaps` did."""
@@ -128,6 +87,7 @@ class ImportResult:
     resumed_from: int  # 0 for a new store
     map_shape: tuple[int, int]
     dtype: str
+    ignored: int = 0  # .npy files under the folder that belong to no listed image
 
 
 def import_scoremaps(
@@ -143,18 +103,22 @@ def import_scoremaps(
     """Turn a score-map folder into a ``full`` store, labels and order from the metadata.
 
     Values are kept exactly: ``dtype="auto"`` stores the widest float type
-    found (float64 for the canonical evaluator's files); ``float32`` halves
-    the size and rounds float64 maps. An interrupted import resumes like an
-    export; a different folder or metadata is refused unless ``overwrite``.
+    found (float64 for the canonical evaluator's files; float32 files stay
+    float32, their values unchanged); ``float32`` halves the size of a float64
+    folder and rounds its values. ``.npy`` files of no listed image are ignored.
+    An interrupted import resumes like an export; a different folder or
+    metadata is refused unless ``overwrite``.
     """
     from wsolkit.cams.schema import Provenance
     from wsolkit.cams.writer import CamBatch, CamStoreWriter
     from wsolkit.data.metadata import read_split
+    from wsolkit.metrics.scoremaps import ScoremapFolder, load_scoremap
 
     folder, metadata = Path(folder), Path(metadata)
     split = read_split(metadata)
     ids = split.image_ids
-    paths = locate_scoremaps(folder, ids)
+    found = ScoremapFolder.scan(folder, ids)
+    paths = [found.paths[i] for i in ids]
     shape, widest = check_headers(paths)
     provenance = Provenance(
         source=f"scoremaps:{folder.resolve()}",
@@ -178,10 +142,12 @@ def import_scoremaps(
     with writer:
         for a in range(start, len(ids), batch):
             chunk = range(a, min(a + batch, len(ids)))
-            maps = np.stack([load_scoremap(paths[i]) for i in chunk])
+            maps = np.stack([load_scoremap(paths[i], shape[0]) for i in chunk])
             writer.put(CamBatch(maps, image_ids=[ids[i] for i in chunk]))
     done = writer.rows_done
-    return ImportResult(Path(out), done, done - start, start, shape, writer.layout.dtype.name)
+    return ImportResult(
+        Path(out), done, done - start, start, shape, writer.layout.dtype.name, found.extra
+    )
 
 
 @dataclass(frozen=True)

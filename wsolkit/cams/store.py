@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 import h5py
 import numpy as np
 
-from wsolkit.cams._normalize import scoremap_normalizer
 from wsolkit.cams.errors import CamStoreError
 from wsolkit.cams.schema import (
     CAMS,
@@ -32,6 +31,7 @@ from wsolkit.cams.schema import (
     Layout,
     Provenance,
 )
+from wsolkit.metrics.scoremaps import normalize_scoremap
 
 READ_BLOCK = 256
 
@@ -242,7 +242,7 @@ class CamStore:
     def _to_scoremap(self, cam: np.ndarray, size: int) -> np.ndarray:
         if self.resolution == "full":
             return cam.astype(np.float64)
-        return scoremap_normalizer()(cam, size)
+        return normalize_scoremap(cam, size)
 
     def _check_rows(self, start: int, stop: int) -> None:
         if not 0 <= start <= stop <= self.rows_done:

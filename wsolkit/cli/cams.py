@@ -112,6 +112,7 @@ def import_scoremaps(
         "resumed_from": result.resumed_from,
         "map_shape": list(result.map_shape),
         "dtype": result.dtype,
+        "ignored_files": result.ignored,
     }
     if as_json:
         out_console.print_json(json.dumps(data))
@@ -122,6 +123,8 @@ def import_scoremaps(
         f"wrote {result.imported} score maps ({h}x{w} {result.dtype}) to {result.store}"
         f"{resumed}; {result.rows} rows in all"
     )
+    if result.ignored:
+        out_console.print(f"[dim]note:[/] {result.ignored} .npy file(s) of no listed image ignored")
 
 
 @cams_app.command("export-npy")
@@ -197,6 +200,8 @@ def info(
     from rich.table import Table
 
     table = Table(title=str(store), show_header=False, title_justify="left")
+    table.add_column("fact", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
     for key, value in data.items():
         text = str(value)
         if len(text) > 160:

@@ -42,17 +42,13 @@ def train(
         None, help="imagenet | none | PATH to a torchvision state dict [model.weights]."
     ),
     epochs: int | None = typer.Option(None, help="[optim.epochs]"),
-    batch_size: int | None = typer.Option(
-        None, help="Per-process batch size [optim.batch_size]."
-    ),
+    batch_size: int | None = typer.Option(None, help="Per-process batch size [optim.batch_size]."),
     lr: float | None = typer.Option(None, help="Base learning rate [optim.lr]."),
     device: str | None = typer.Option(None, help="auto | cpu | cuda | cuda:N [runtime.device]."),
     amp: str | None = typer.Option(None, help="off | bf16 | fp16 [runtime.amp]."),
     seed: int | None = typer.Option(None, help="[runtime.seed]"),
     workers: int | None = typer.Option(None, help="DataLoader workers [runtime.workers]."),
-    out_dir: Path | None = typer.Option(
-        None, help="Where run directories go [runtime.out_dir]."
-    ),
+    out_dir: Path | None = typer.Option(None, help="Where run directories go [runtime.out_dir]."),
     run_name: str | None = typer.Option(None, help="Run directory name [runtime.run_name]."),
     assignments: list[str] = typer.Option(
         [], "--set", help="Any setting as SECTION.KEY=VALUE (repeatable), e.g. optim.lr=0.01."

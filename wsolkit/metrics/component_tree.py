@@ -67,12 +67,17 @@ class ComponentTree:
         if total == 0:
             return c, np.zeros((0, 4), np.int64)
         m = self.planes.shape[2]
-        # One segment per (pair, coordinate) in the flat planes; reduceat over
-        # interleaved (start, stop) offsets reduces them all in one call.
-        first_offset = (np.arange(4)[None, :] * SPAN + c[:, None]) * m + self.start[nodes, None]
-        bounds = np.stack([first_offset, first_offset + self.size[nodes, None]], axis=-1)
+        # One segment per (pair, coordinate) of the flat planes, reduced by one reduceat
+        # over interleaved (start, stop) offsets. Segments go in decreasing offset order
+        # so that each "stop → next start" step goes backwards and costs nothing.
+        order = np.argsort(-(c * m + self.start[nodes]), kind="stable")
+        c_sorted, nodes_sorted = c[order], nodes[order]
+        starts = (np.arange(3, -1, -1)[:, None] * SPAN + c_sorted) * m + self.start[nodes_sorted]
+        bounds = np.stack([starts, starts + self.size[nodes_sorted]], axis=-1)
         flat = np.append(self.planes.ravel(), 0)  # a spare element to stop at
-        boxes = np.minimum.reduceat(flat, bounds.ravel())[::2].reshape(total, 4).astype(np.int64)
+        reduced = np.minimum.reduceat(flat, bounds.ravel())[::2].reshape(4, total)
+        boxes = np.empty((total, 4), np.int64)
+        boxes[order] = reduced[::-1].T
         boxes[:, 2:] *= -1
         return c, boxes
 
