@@ -88,3 +88,15 @@ def test_rng_state_round_trip_and_epoch_seeds() -> None:
     seeds = {epoch_seed(s, e, r) for s in range(3) for e in range(20) for r in range(4)}
     assert len(seeds) == 3 * 20 * 4
     assert epoch_seed(0, 5, 1) == epoch_seed(0, 5, 1)
+
+
+def test_atomic_writes_keep_the_usual_permissions(tmp_path) -> None:
+    import os
+    import stat
+
+    from wsolkit.io import atomic_write_text
+
+    atomic_write_text(tmp_path / "a.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~mask

@@ -7,6 +7,7 @@ they never hold the logic themselves.
 from __future__ import annotations
 
 from wsolkit.cli import (  # noqa: F401  (importing registers the commands)
+    cams,
     compare,
     eval,
     export,
