@@ -27,6 +27,7 @@ def atomic_path(path: Path | str, suffix: str = "") -> Iterator[Path]:
     )
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; keep the usual permissions
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
@@ -36,6 +37,12 @@ def atomic_path(path: Path | str, suffix: str = "") -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path | str, text: str) -> None:
