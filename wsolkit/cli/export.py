@@ -1,16 +1,104 @@
-"""``wsolkit export-cams`` (lands with the CAM-store issue)."""
+"""``wsolkit export-cams``: compute a split's CAMs once into an HDF5 store."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from wsolkit.cli._app import app
-from wsolkit.errors import NotImplementedYet
+from wsolkit.cli._app import app, err_console, out_console
+
+EPILOG = """
+**Examples**
+
+- `wsolkit export-cams runs/my-run` — test split, best checkpoint, → runs/my-run/cams-test-best.h5
+- `wsolkit export-cams runs/my-run --split val --checkpoint last --topk 5`
+- `wsolkit export-cams runs/my-run --overlays 16 overlays/` — and 16 overlay PNGs
+- `wsolkit eval --cams runs/my-run/cams-test-best.h5` — every metric from the store alone.
+
+Run the same command again after an interruption: it continues where it stopped.
+"""
 
 
-@app.command(
-    "export-cams", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
-def export_cams(ctx: typer.Context) -> None:
-    """Compute CAMs once and cache them in an HDF5 store (not implemented yet)."""
-    raise NotImplementedYet("`wsolkit export-cams` is not implemented yet (CAM-store issue)")
+@app.command("export-cams", epilog=EPILOG)
+def export_cams(
+    target: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
+    split: str = typer.Option("test", help="Metadata split to export."),
+    out: Path | None = typer.Option(None, help="Store file (default: cams-<split>-<ckpt>.h5)."),
+    checkpoint: str = typer.Option("best", help="best | last (for a run directory)."),
+    resolution: str = typer.Option(
+        "raw", help="raw: CAMs at feature-map size; full: normalized eval-size score maps."
+    ),
+    dtype: str | None = typer.Option(None, help="float16 (raw default) | float32."),
+    topk: int = typer.Option(0, min=0, max=5, help="Also store the CAMs of the top-k classes."),
+    batch_size: int | None = typer.Option(None, min=1, help="Inference batch size."),
+    device: str | None = typer.Option(None, help="auto | cpu | cuda | cuda:N."),
+    amp: str | None = typer.Option(None, help="off | bf16 | fp16 (CUDA)."),
+    workers: int | None = typer.Option(None, min=0, help="DataLoader workers."),
+    overwrite: bool = typer.Option(False, help="Replace a store made by another checkpoint."),
+    overlays: tuple[int, Path] | None = typer.Option(
+        None, help="N DIR: PNG overlays of the first N images (heat map, GT and predicted box)."
+    ),
+    threshold: float | None = typer.Option(
+        None,
+        min=0.0,
+        max=1.0,
+        help="CAM threshold of the overlays' box (default: the split's best at IoU 50).",
+    ),
+) -> None:
+    """Compute the CAMs of one split from a checkpoint and cache them in one HDF5 store."""
+    from wsolkit.cli._bars import counting_bar
+    from wsolkit.engine.export import ExportOptions
+    from wsolkit.engine.export import export_cams as run_export
+    from wsolkit.errors import UsageError
+
+    if checkpoint not in ("best", "last") or resolution not in ("raw", "full"):
+        raise UsageError("--checkpoint takes best|last and --resolution raw|full")
+    if dtype not in (None, "float16", "float32"):
+        raise UsageError(f"--dtype {dtype}: use float16 or float32")
+    options = ExportOptions(
+        split,
+        out,
+        checkpoint,
+        resolution,
+        dtype,
+        topk,
+        batch_size,
+        device,
+        amp,
+        workers,
+        overwrite,  # type: ignore[arg-type]
+    )
+    with counting_bar("export") as progress:
+        result = run_export(target, options, progress=progress)
+    what = f"resumed at image {result.resumed_from}, " if result.resumed_from else ""
+    out_console.print(
+        f"wrote {result.path}: {result.images:,} images ({what}{result.written:,} this run, "
+        f"{result.images_per_s:.0f} images/s)"
+    )
+    if overlays is not None:
+        count, folder = overlays
+        written, used = _overlays(result.path, count, folder, threshold)
+        err_console.print(f"wrote {written} overlay(s) to {folder} (box threshold {used:.3f})")
+
+
+def _overlays(store: Path, count: int, folder: Path, threshold: float | None) -> tuple[int, float]:
+    from wsolkit.cams import CamStore, CamStoreSource
+    from wsolkit.data.metadata import read_split
+    from wsolkit.data.source import DataSource
+    from wsolkit.metrics import evaluate_scoremaps
+    from wsolkit.report.overlays import write_overlays
+    from wsolkit.settings import Settings
+
+    with CamStore.open(store) as opened:
+        provenance = opened.provenance
+        settings = Settings.model_validate_json(provenance.settings)
+        size = opened.resolve_eval_size(None)
+    source = DataSource.from_settings(settings.data)
+    meta = read_split(provenance.metadata, require_localization=True)
+    if threshold is None:
+        with CamStoreSource(store) as src:
+            report = evaluate_scoremaps(src, meta, eval_size=size, cam_curve_interval=0.01)
+        threshold = report.box.best_threshold[50] if report.box else 0.5
+    files = write_overlays(store, meta, source.image_root, folder, count, threshold)
+    return len(files), threshold

@@ -1,0 +1,248 @@
+"""``export_cams()``: batched inference over a split into a CAM store (``wsolkit export-cams``).
+
+The model runs in eval mode (AMP on CUDA when asked); a background thread in the
+store writer compresses and writes, so the model never waits on disk. A killed
+export resumes where it stopped; a store of another checkpoint is refused unless
+``overwrite``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from wsolkit.errors import DataError, UsageError
+from wsolkit.settings import Settings
+
+CHUNK = 1 << 20
+
+
+@dataclass
+class ExportOptions:
+    """What to export and how."""
+
+    split: str = "test"
+    out: Path | None = None
+    checkpoint: Literal["best", "last"] = "best"
+    resolution: Literal["raw", "full"] = "raw"
+    dtype: Literal["float16", "float32"] | None = None
+    topk: int = 0
+    batch_size: int | None = None
+    device: str | None = None
+    amp: str | None = None
+    workers: int | None = None
+    overwrite: bool = False
+
+
+@dataclass
+class ExportResult:
+    """Where the store went and how fast it was written."""
+
+    path: Path
+    images: int
+    written: int
+    resumed_from: int
+    seconds: float
+
+    @property
+    def images_per_s(self) -> float:
+        """Throughput of this invocation (images written / wall time)."""
+        return self.written / max(self.seconds, 1e-9)
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_checkpoint(target: Path, which: str) -> Path:
+    """A checkpoint file, or ``RUN_DIR/checkpoints/<which>.pt`` (``last`` if no best)."""
+    target = Path(target)
+    if target.is_file():
+        return target
+    if not target.is_dir():
+        raise DataError(f"{target}: no such run directory or checkpoint file")
+    chosen = target / "checkpoints" / f"{which}.pt"
+    if not chosen.is_file() and which == "best":
+        chosen = target / "checkpoints" / "last.pt"
+    if not chosen.is_file():
+        raise DataError(f"{target}: no checkpoints/{which}.pt (is it a wsolkit run directory?)")
+    return chosen
+
+
+def export_cams(
+    target: Path,
+    options: ExportOptions,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExportResult:
+    """Compute the CAMs of one split from a checkpoint and write (or resume) the store."""
+    from wsolkit.cams import CamStoreWriter
+    from wsolkit.engine.checkpoint import load_checkpoint
+    from wsolkit.engine.device import make_precision, resolve_device
+
+    checkpoint = resolve_checkpoint(target, options.checkpoint)
+    payload = load_checkpoint(checkpoint)
+    settings = _settings(payload, options)
+    device = resolve_device(settings.runtime.device)
+    precision = make_precision(device, settings.runtime.amp)
+    source, meta, dataset = _split_data(settings, options.split)
+    model, method = _model(settings, payload, device)
+    out = options.out or _default_out(target, checkpoint, options)
+    size = settings.data.eval_size
+    map_shape = (
+        (size, size) if options.resolution == "full" else _map_shape(model, method, size, device)
+    )
+    writer = CamStoreWriter.open_or_resume(
+        out,
+        ids=list(meta.image_ids),
+        labels=[meta.labels[i] for i in meta.image_ids],
+        provenance=_provenance(checkpoint, settings, options, source, meta),
+        map_shape=map_shape,
+        resolution=options.resolution,
+        dtype=options.dtype,
+        topk=options.topk,
+        overwrite=options.overwrite,
+        progress=progress,
+    )
+    start, t0 = writer.start, time.perf_counter()
+    with writer:
+        _run(writer, model, method, dataset, settings, options, device, precision)
+    return ExportResult(
+        Path(out), writer.total, writer.total - start, start, time.perf_counter() - t0
+    )
+
+
+def _settings(payload: dict[str, Any], options: ExportOptions) -> Settings:
+    settings = Settings(**payload["settings"])
+    runtime = settings.runtime.model_copy(
+        update={
+            k: v
+            for k, v in (
+                ("device", options.device),
+                ("amp", options.amp),
+                ("workers", options.workers),
+            )
+            if v is not None
+        }
+    )
+    return settings.model_copy(update={"runtime": runtime})
+
+
+def _split_data(settings: Settings, split: str) -> tuple[Any, Any, Any]:
+    from wsolkit.data.source import DataSource
+
+    source = DataSource.from_settings(settings.data)
+    if split not in source.splits:
+        raise UsageError(
+            f"--split {split}: {source.root} has the splits {', '.join(source.splits) or 'none'}"
+        )
+    meta = source.split(split)
+    return source, meta, source.torch_dataset(split, train=False)
+
+
+def _model(settings: Settings, payload: dict[str, Any], device: torch.device) -> tuple[Any, Any]:
+    from wsolkit.engine.build import build_model
+
+    built = build_model(settings, payload["dataset"]["num_classes"], weights="none")
+    built.model.load_state_dict(payload["model"])
+    model = built.model.to(device).eval()
+    if device.type == "cuda" and settings.runtime.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model, built.method
+
+
+@torch.inference_mode()
+def _map_shape(model: Any, method: Any, size: int, device: torch.device) -> tuple[int, int]:
+    probe = torch.zeros(1, 3, size, size, device=device)
+    cams = method.cams(model, probe, torch.zeros(1, dtype=torch.long, device=device)).cams
+    return int(cams.shape[-2]), int(cams.shape[-1])
+
+
+def _default_out(target: Path, checkpoint: Path, options: ExportOptions) -> Path:
+    name = f"cams-{options.split}-{checkpoint.stem}.h5"
+    return (target / name) if Path(target).is_dir() else checkpoint.with_name(name)
+
+
+def _provenance(
+    checkpoint: Path, settings: Settings, options: ExportOptions, source: Any, meta: Any
+) -> dict[str, Any]:
+    return {
+        "checkpoint_sha256": sha256_of(checkpoint),
+        "checkpoint": str(checkpoint.resolve()),
+        "backbone": settings.model.backbone,
+        "method": settings.method.name,
+        "dataset": settings.data.dataset or source.dataset or "",
+        "split": options.split,
+        "settings": json.dumps(settings.model_dump(mode="json"), sort_keys=True),
+        "input_size": settings.data.eval_size,
+        "eval_size": settings.data.eval_size,
+        "metadata": str(meta.folder.resolve()) if meta.folder is not None else "",
+    }
+
+
+@torch.inference_mode()
+def _run(
+    writer: Any,
+    model: Any,
+    method: Any,
+    dataset: Any,
+    settings: Settings,
+    options: ExportOptions,
+    device: torch.device,
+    precision: Any,
+) -> None:
+    from torch.utils.data import DataLoader
+
+    from wsolkit.cams import CamBatch
+    from wsolkit.data.dataset import collate_skip_bad
+    from wsolkit.metrics import normalize_scoremap
+
+    index = {image_id: i for i, image_id in enumerate(dataset.image_ids)}
+    remaining = [index[i] for i in writer.remaining_ids]
+    loader = DataLoader(
+        torch.utils.data.Subset(dataset, remaining),
+        batch_size=options.batch_size or settings.optim.batch_size,
+        num_workers=settings.runtime.workers,
+        pin_memory=device.type == "cuda",
+        collate_fn=collate_skip_bad,
+    )
+    size = settings.data.eval_size
+    for batch in loader:
+        if batch.skipped:
+            bad = batch.skipped[0].path
+            raise DataError(f"{bad}: unreadable image; a CAM store needs every image of the split")
+        images = batch.images.to(device, non_blocking=True)
+        labels = batch.labels.to(device, non_blocking=True)
+        if device.type == "cuda" and settings.runtime.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with precision.autocast():
+            result = method.cams(model, images, labels)  # one forward: logits + GT-class CAMs
+            top = result.logits.float().softmax(dim=1).topk(min(5, result.logits.shape[1]), dim=1)
+            topk_cams = None
+            if options.topk:  # the methods' API takes the classes up front: a second pass
+                topk_cams = method.cams(model, images, top.indices[:, : options.topk]).cams.float()
+        gt_cams = result.cams[:, 0].float()
+        if options.resolution == "full":
+            maps = [normalize_scoremap(c, size) for c in gt_cams.cpu().numpy()]
+            gt_cams = torch.from_numpy(np.stack(maps))
+        writer.put(
+            CamBatch(
+                cams=gt_cams,
+                top5_classes=top.indices,
+                top5_scores=top.values,
+                topk_cams=topk_cams,
+                image_ids=batch.image_ids,
+            )
+        )
