@@ -237,3 +237,8 @@ def test_two_processes_with_gloo(synth, tmp_path) -> None:
     assert summary["test"]["last"]["images"] == 16  # every test image once, no padding
     records = (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()
     assert sum(json.loads(r)["kind"] == "epoch" for r in records) == 1  # rank 0 writes alone
+    # best and last are the same epoch: the sharded test evaluations must agree exactly
+    # (every rank evaluates rank 0's model, BatchNorm statistics included).
+    best, last = summary["test"]["best"], summary["test"]["last"]
+    assert best["localization"]["max_box_acc"] == last["localization"]["max_box_acc"]
+    assert best["mask"]["pxap"] == last["mask"]["pxap"]

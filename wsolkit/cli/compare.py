@@ -71,6 +71,4 @@ def _read(path: Path) -> list:
 
     if path.is_dir():
         return cmp.read_run(path)
-    from wsolkit.errors import UsageError
-
-    raise UsageError("CAM stores are compared once the CAM-store issue lands; pass run directories")
+    return cmp.read_store(path)

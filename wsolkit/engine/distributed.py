@@ -79,6 +79,19 @@ def all_reduce_sum(array: np.ndarray, device: torch.device) -> np.ndarray:
     return tensor.cpu().numpy().reshape(array.shape)  # 0-d counts stay 0-d
 
 
+def sync_buffers(module: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers (BatchNorm statistics) before evaluating.
+
+    DDP broadcasts buffers at the start of each training forward, so after the last
+    step every rank holds its own running statistics; evaluating the unwrapped module
+    on each shard would then mix models. No-op in a single process.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    for buffer in module.buffers():
+        dist.broadcast(buffer, src=0)
+
+
 def broadcast_object(obj: object, src: int = 0) -> object:
     """Send a picklable object from ``src`` to every rank."""
     if not (dist.is_available() and dist.is_initialized()):

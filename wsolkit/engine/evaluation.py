@@ -16,7 +16,7 @@ import torch
 from wsolkit.data.metadata import SplitMetadata
 from wsolkit.engine.callbacks import Callbacks
 from wsolkit.engine.device import Precision
-from wsolkit.engine.distributed import all_reduce_sum
+from wsolkit.engine.distributed import all_reduce_sum, sync_buffers
 from wsolkit.settings import Settings
 
 
@@ -73,6 +73,7 @@ def evaluate(
     """
     from wsolkit.metrics import normalize_scoremap
 
+    sync_buffers(model)  # every shard is evaluated with rank 0's model, the one saved
     evaluators = _evaluators(ctx)
     size = ctx.settings.data.eval_size
     counts = np.zeros(3, dtype=np.float64)  # images, top-1 correct, top-5 correct

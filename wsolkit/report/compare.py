@@ -18,15 +18,20 @@ from typing import Any
 from wsolkit.errors import UsageError
 
 METRICS: tuple[tuple[str, str], ...] = (
-    ("top1", "Top-1 cls"),
-    ("top5", "Top-5 cls"),
-    ("top1_loc", "Top-1 Loc"),
-    ("gt_known_loc", "GT-known Loc"),
-    ("box_acc_30", "MaxBoxAcc@30"),
-    ("box_acc_50", "MaxBoxAcc@50"),
-    ("box_acc_70", "MaxBoxAcc@70"),
-    ("max_box_acc_v2", "MaxBoxAccV2"),
+    ("top1", "Top-1"),
+    ("top5", "Top-5"),
+    ("top1_loc", "T1Loc"),
+    ("gt_known_loc", "GTLoc"),
+    ("box_acc_30", "@30"),
+    ("box_acc_50", "@50"),
+    ("box_acc_70", "@70"),
+    ("max_box_acc_v2", "V2"),
     ("pxap", "PxAP"),
+)
+LEGEND = (
+    "Top-1/Top-5: classification accuracy · T1Loc: Top-1 Loc · GTLoc: GT-known Loc "
+    "(IoU 50, at the best threshold) · @δ: MaxBoxAcc at IoU δ% · V2: MaxBoxAccV2 · "
+    "PxAP: pixel average precision"
 )
 LABELS: tuple[tuple[str, str], ...] = (
     ("name", "run"),
@@ -34,7 +39,7 @@ LABELS: tuple[tuple[str, str], ...] = (
     ("split", "split"),
     ("backbone", "backbone"),
     ("method", "method"),
-    ("checkpoint", "checkpoint"),
+    ("checkpoint", "ckpt"),
 )
 
 
@@ -127,6 +132,44 @@ def read_run(path: Path) -> list[CompareRow]:
     except (OSError, json.JSONDecodeError) as exc:
         raise UsageError(f"{summary_file}: unreadable ({exc})") from None
     return rows_from_summary(path, summary)
+
+
+def read_store(path: Path) -> list[CompareRow]:
+    """One row for a CAM store, evaluated from the store alone (its recorded protocol)."""
+    from wsolkit.cams.evaluate import evaluate_store
+    from wsolkit.cams.store import CamStore
+
+    with CamStore.open(path) as store:
+        p = store.provenance
+        protocol = _store_protocol(p.settings)
+    result = evaluate_store(path, **protocol)
+    checkpoint = Path(p.checkpoint).stem if p.checkpoint else p.source or "store"
+    return [
+        CompareRow(
+            name=path.stem,
+            source=str(path),
+            dataset=p.dataset or "?",
+            split=p.split or "?",
+            backbone=p.backbone or "?",
+            method=p.method or "?",
+            checkpoint=checkpoint,
+            **metrics_of(result),
+        )
+    ]
+
+
+def _store_protocol(settings_text: str) -> dict[str, Any]:
+    """The evaluation protocol a model store's run used (the canonical one otherwise)."""
+    if not settings_text:
+        return {}
+    from wsolkit.settings import Settings
+
+    e = Settings.model_validate_json(settings_text).eval
+    return {
+        "cam_curve_interval": e.cam_curve_interval,
+        "iou_thresholds": tuple(e.iou_thresholds),
+        "multi_contour": e.multi_contour,
+    }
 
 
 def parse_where(clauses: Iterable[str]) -> list[tuple[str, str]]:
@@ -237,4 +280,4 @@ def to_markdown(rows: list[CompareRow]) -> str:
                 cells.append(f"**{cell}**" if v is not None and v == best.get(k) else cell)
             lines.append("| " + " | ".join(cells) + " |")
         parts.append("\n".join(lines))
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join([*parts, LEGEND]) + "\n"

@@ -43,18 +43,24 @@ def prepare_table(summary: PrepareSummary) -> Table:
 
 def compare_tables(rows: list) -> list[Table]:
     """One table per dataset/split; the best value of each metric column in bold green."""
-    from wsolkit.report.compare import LABELS, best_values, groups, visible_metrics
+    from wsolkit.report.compare import LABELS, LEGEND, best_values, groups, visible_metrics
 
     tables = []
     for (dataset, split), members in groups(rows).items():
         metrics = visible_metrics(members)
         best = best_values(members)
-        table = Table(title=f"{dataset} / {split}", title_justify="left")
         labels = [(k, lbl) for k, lbl in LABELS if k not in ("dataset", "split")]
+        # A label every row shares goes to the title, leaving room for the numbers.
+        shared = [k for k, _ in labels if len({str(r.value(k)) for r in members}) == 1]
+        if len(members) > 1:
+            labels = [(k, lbl) for k, lbl in labels if k not in shared or k == "name"]
+        extra = [str(members[0].value(k)) for k in shared if k != "name" and len(members) > 1]
+        title = " · ".join([f"{dataset} / {split}", *extra])
+        table = Table(title=title, title_justify="left", caption=LEGEND)
         for _, label in labels:
-            table.add_column(label, style="bold" if label == "run" else None)
-        for _, label in metrics:
-            table.add_column(label, justify="right")
+            table.add_column(label, style="bold" if label == "run" else None, overflow="fold")
+        for _, label in metrics:  # numbers never wrap: the label columns fold instead
+            table.add_column(label, justify="right", no_wrap=True, min_width=max(len(label), 6))
         for row in members:
             cells: list[str | Text] = [str(row.value(k)) for k, _ in labels]
             for key, _ in metrics:

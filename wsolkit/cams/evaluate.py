@@ -1,0 +1,115 @@
+"""Every metric of a split from a CAM store alone: no model, no images.
+
+The result has the shape of the training engine's evaluation (``top1``,
+``top5``, ``localization``, ``mask``, ``score``), so runs and stores compare
+directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wsolkit.cams.errors import CamStoreError
+
+
+def store_metadata(store: Any, metadata: Path | None) -> Any:
+    """The metadata split of a store: ``metadata`` if given, else the folder it records."""
+    from wsolkit.data.metadata import read_split
+
+    folder = metadata or (Path(store.provenance.metadata) if store.provenance.metadata else None)
+    if folder is None or not Path(folder).is_dir():
+        raise CamStoreError(
+            store.path,
+            f"the metadata folder of its split is unknown or gone ({folder or 'not recorded'}); "
+            "pass --metadata SPLIT_DIR",
+        )
+    return read_split(folder, require_localization=True)
+
+
+def recorded_mask_root(store: Any) -> Path | None:
+    """The mask root of the dataset a model store was exported from (None if unknown)."""
+    if not store.provenance.settings:
+        return None
+    try:
+        from wsolkit.data.source import DataSource
+        from wsolkit.settings import Settings
+
+        settings = Settings.model_validate_json(store.provenance.settings)
+        return DataSource.from_settings(settings.data).mask_root
+    except Exception:  # noqa: BLE001 - a moved dataset only loses PxAP; the caller says so
+        return None
+
+
+def evaluate_store(
+    path: Path,
+    *,
+    metadata: Path | None = None,
+    mask_root: Path | None = None,
+    cam_curve_interval: float = 0.001,
+    iou_thresholds: Sequence[int] = (30, 50, 70),
+    multi_contour: bool = True,
+    curves: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Classification accuracy (stored top-5), box metrics with Top-1 Loc, PxAP for masks."""
+    from wsolkit.cams.store import CamStore
+    from wsolkit.metrics import BoxEvaluator, MaskEvaluator
+
+    with CamStore.open(path) as store:
+        store.require_complete()
+        meta = store_metadata(store, metadata)
+        size = store.resolve_eval_size(None)
+        mask_root = mask_root or (recorded_mask_root(store) if meta.masks is not None else None)
+        box = (
+            BoxEvaluator(
+                meta,
+                eval_size=size,
+                cam_curve_interval=cam_curve_interval,
+                iou_thresholds=tuple(iou_thresholds),
+                multi_contour=multi_contour,
+            )
+            if meta.boxes is not None
+            else None
+        )
+        mask = (
+            MaskEvaluator(
+                meta, mask_root=mask_root, eval_size=size, cam_curve_interval=cam_curve_interval
+            )
+            if meta.masks is not None and mask_root is not None
+            else None
+        )
+        for n, row in enumerate(store.scoremaps(size), start=1):
+            if box is not None:
+                box.accumulate(row.scoremap, row.image_id, predicted_class=row.top1)
+            if mask is not None:
+                mask.accumulate(row.scoremap, row.image_id)
+            if progress is not None and n % 256 == 0:
+                progress(256)
+        out: dict[str, Any] = {"images": len(store), "store": str(path)}
+        out.update(_classification(store))
+    if box is not None:
+        out["localization"] = box.compute().to_dict(curves=curves)
+        out["score_name"], out["score"] = "MaxBoxAccV2", out["localization"]["max_box_acc_v2"]
+    if mask is not None:
+        out["mask"] = mask.compute().to_dict(curves=curves)
+        if box is None:
+            out["score_name"], out["score"] = "PxAP", out["mask"]["pxap"]
+    return out
+
+
+def _classification(store: Any) -> dict[str, float]:
+    top5 = store.top5
+    if top5 is None:
+        return {}
+    classes = np.asarray(top5[0])
+    labels = np.asarray(store.labels)[:, None]
+    hits = classes == labels
+    images = max(len(labels), 1)
+    return {
+        "top1": 100.0 * float(hits[:, :1].any(axis=1).sum()) / images,
+        "top5": 100.0 * float(hits.any(axis=1).sum()) / images,
+    }
