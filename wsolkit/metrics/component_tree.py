@@ -130,7 +130,7 @@ def basins(fine: np.ndarray, connectivity: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def _label_maxima(labels: np.ndarray, v: np.ndarray, m: int) -> np.ndarray:
-    """m×H maximum of ``v`` per (label, row); −1 where a label has no pixel in a row."""
+    """H×m maximum of ``v`` per (row, label); −1 where a label has no pixel in a row."""
     height, width = labels.shape
     flat = labels.ravel()
     breaks = np.empty(flat.size, dtype=bool)
@@ -138,41 +138,41 @@ def _label_maxima(labels: np.ndarray, v: np.ndarray, m: int) -> np.ndarray:
     np.not_equal(flat[1:], flat[:-1], out=breaks[1:])
     breaks[::width] = True
     starts = np.flatnonzero(breaks)
-    out = np.full(m * height, -1, dtype=np.int64)
-    cell = flat[starts].astype(np.int64) * height + starts // width
+    out = np.full(height * m, -1, dtype=np.int64)
+    cell = (starts // width) * m + flat[starts]
     np.maximum.at(out, cell, np.maximum.reduceat(v.ravel(), starts).astype(np.int64))
-    return out.reshape(m, height)
+    return out.reshape(height, m)
 
 
-def _first_last(projection: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """For every c in 0..256: first and last index i with ``projection[:, i] >= c``.
+def _first_last(projection: np.ndarray, first: np.ndarray, last: np.ndarray) -> None:
+    """For every c in 0..256: first and last index i with ``projection[i] >= c``, per basin.
 
-    ``projection``: m×L (−1 = absent). Returns two 257×m arrays; L and −1 mean
-    "none", which keeps unions a plain min / max.
+    ``projection``: L×m (−1 = absent); writes 257×m arrays ``first`` and
+    ``last``, with L and −1 for "none", which keeps unions a plain min / max.
     """
-    m = projection.shape[0]
-    column = np.arange(m, dtype=np.int64)[:, None]
+    length, m = projection.shape
+    offsets = np.arange(m, dtype=np.int64) * (SPAN + 1)
 
     def count_below(running: np.ndarray) -> np.ndarray:
         # #{i : running[i] < c} for c = 0..256: a histogram of running + 1, accumulated.
-        hist = np.bincount(((running + 1) * m + column).ravel(), minlength=(SPAN + 1) * m)
-        return hist.reshape(SPAN + 1, m).cumsum(axis=0)[:SPAN]
+        hist = np.bincount((running + 1 + offsets).ravel(), minlength=m * (SPAN + 1))
+        return hist.reshape(m, SPAN + 1).cumsum(axis=1)[:, :SPAN].T
 
-    first = count_below(np.maximum.accumulate(projection, axis=1))
-    last = length - 1 - count_below(np.maximum.accumulate(projection[:, ::-1], axis=1))
-    return first, last
+    # Running maxima from the start and from the end (the order of the latter is irrelevant).
+    np.copyto(first, count_below(np.maximum.accumulate(projection, axis=0)))
+    below = count_below(np.maximum.accumulate(projection[::-1], axis=0))
+    np.subtract(length - 1, below, out=last, casting="unsafe")
 
 
 def basin_planes(labels: np.ndarray, v: np.ndarray, m: int, order: list[int]) -> np.ndarray:
     """4×257×m boxes ``(x0, y0, −x1, −y1)`` of each basin ∩ {v >= c}, basins in ``order``."""
     height, width = labels.shape
-    rows = _label_maxima(labels, v, m)[order]
-    cols = _label_maxima(np.ascontiguousarray(labels.T), np.ascontiguousarray(v.T), m)[order]
+    rows = _label_maxima(labels, v, m)[:, order]
+    cols = _label_maxima(np.ascontiguousarray(labels.T), np.ascontiguousarray(v.T), m)[:, order]
     planes = np.empty((4, SPAN, m), dtype=np.int32)
-    planes[1], y1 = _first_last(rows, height)
-    planes[0], x1 = _first_last(cols, width)
-    np.negative(x1, out=planes[2])
-    np.negative(y1, out=planes[3])
+    _first_last(rows, planes[1], planes[3])
+    _first_last(cols, planes[0], planes[2])
+    np.negative(planes[2:], out=planes[2:])
     return planes
 
 

@@ -19,6 +19,21 @@ from wsolkit.metrics.contours import threshold_ious
 from wsolkit.metrics.results import ClassificationResult, LocalizationResult
 
 
+def check_in_unit_range(scoremap: np.ndarray, image_id: str, size: int) -> None:
+    """The canonical accumulate-time checks: size×size, no NaN, values in [0, 1]."""
+    if scoremap.shape != (size, size):
+        raise DataError(
+            f"score map of '{image_id}' is {'x'.join(map(str, scoremap.shape))}, "
+            f"expected {size}x{size} (normalize_scoremap resizes it)"
+        )
+    low, high = scoremap.min(), scoremap.max()
+    if not (low >= 0 and high <= 1):  # also false for NaN
+        raise DataError(
+            f"score map of '{image_id}' must hold values in [0, 1] without NaN, found min {low} "
+            f"and max {high} (normalize_scoremap gives such maps)"
+        )
+
+
 def box_correct(
     scoremap: np.ndarray,
     gt_boxes: np.ndarray,
@@ -111,12 +126,7 @@ class BoxEvaluator:
             raise DataError(
                 f"image id '{image_id}' is not in the metadata split {self.metadata.folder}"
             )
-        expected = (self.eval_size, self.eval_size)
-        if scoremap.shape != expected:
-            raise DataError(
-                f"score map of '{image_id}' is {'x'.join(map(str, scoremap.shape))}, "
-                f"expected {expected[0]}x{expected[1]} (normalize_scoremap resizes it)"
-            )
+        check_in_unit_range(scoremap, image_id, self.eval_size)
 
     def accumulate(
         self, scoremap: np.ndarray, image_id: str, predicted_class: int | None = None

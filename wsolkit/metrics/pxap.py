@@ -16,6 +16,7 @@ import numpy as np
 from wsolkit.data.metadata import SplitMetadata
 from wsolkit.errors import DataError
 from wsolkit.metrics.boxes import cam_thresholds
+from wsolkit.metrics.evaluator import check_in_unit_range
 from wsolkit.metrics.results import MaskResult
 
 
@@ -140,11 +141,7 @@ class MaskEvaluator:
         annotation = (self.metadata.masks or {}).get(image_id)
         if annotation is None:
             raise DataError(f"image id '{image_id}' has no mask in {self.metadata.folder}")
-        if scoremap.shape != (self.eval_size, self.eval_size):
-            raise DataError(
-                f"score map of '{image_id}' is {'x'.join(map(str, scoremap.shape))}, "
-                f"expected {self.eval_size}x{self.eval_size}"
-            )
+        check_in_unit_range(scoremap, image_id, self.eval_size)
         foreground, ignore = ground_truth_mask(
             self.mask_root, annotation.mask_paths, annotation.ignore_path, self.eval_size
         )

@@ -71,6 +71,8 @@ class EvaluationReport:
         out: dict[str, Any] = {}
         if self.box is not None:
             out.update(self.box.to_dict(curves=curves))
+        elif self.mask is not None:
+            out["images"] = self.mask.images
         if self.mask is not None:
             mask = self.mask.to_dict(curves=curves)
             out["pxap"] = mask.pop("pxap")
