@@ -26,6 +26,10 @@ def compare(
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV."),
     as_markdown: bool = typer.Option(False, "--markdown", help="Print markdown tables."),
     plot: Path | None = typer.Option(None, help="Write BoxAcc-vs-threshold curves (PNG)."),
+    gallery: Path | None = typer.Option(
+        None, help="Write a PNG grid: one row per image, one column per CAM store."
+    ),
+    images: int = typer.Option(8, min=1, max=200, help="Rows of the --gallery."),
 ) -> None:
     """Compare runs and CAM stores: one table per dataset/split, best value per column marked.
 
@@ -62,8 +66,42 @@ def compare(
 
         plot_compare_curves(rows, plot)
         err_console.print(f"wrote {plot}")
+    if gallery is not None:
+        _gallery(rows, gallery, images)
+        err_console.print(f"wrote {gallery}")
     if problems:
         raise typer.Exit(1)
+
+
+def _gallery(rows: list, path: Path, images: int) -> None:
+    from wsolkit.cams import CamStore
+    from wsolkit.cams.evaluate import store_metadata
+    from wsolkit.data.source import DataSource
+    from wsolkit.errors import UsageError
+    from wsolkit.report.compare import groups
+    from wsolkit.report.overlays import gallery, write_png
+    from wsolkit.settings import Settings
+
+    stores = [r for r in rows if r.source.endswith((".h5", ".hdf5"))]
+    if not stores:
+        raise UsageError("--gallery needs CAM stores among the inputs (wsolkit export-cams)")
+    if len(groups(stores)) > 1:
+        raise UsageError("--gallery: the CAM stores hold different datasets or splits")
+    with CamStore.open(Path(stores[0].source)) as first:
+        meta = store_metadata(first, None)
+        if not first.provenance.settings:
+            raise UsageError(f"{first.path}: no recorded settings, so its images cannot be found")
+        settings = Settings.model_validate_json(first.provenance.settings)
+    root = DataSource.from_settings(settings.data).image_root
+    picture = gallery(
+        [Path(r.source) for r in stores],
+        [r.name for r in stores],
+        root,
+        meta,
+        images,
+        [r.best_threshold_50 if r.best_threshold_50 is not None else 0.5 for r in stores],
+    )
+    write_png(path, picture)
 
 
 def _read(path: Path) -> list:

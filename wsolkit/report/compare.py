@@ -57,6 +57,7 @@ class CompareRow:
     metrics: dict[str, float | None] = field(default_factory=dict)
     curve_50: list[float] | None = None  # BoxAcc vs threshold at IoU 50
     thresholds: list[float] | None = None
+    best_threshold_50: float | None = None
 
     def value(self, key: str) -> Any:
         """A label or a metric by key (for sorting and filtering)."""
@@ -119,6 +120,7 @@ def metrics_of(result: dict[str, Any]) -> dict[str, Any]:
         "metrics": metrics,
         "curve_50": (curves.get("box_acc") or {}).get("50"),
         "thresholds": curves.get("thresholds"),
+        "best_threshold_50": (loc.get("best_threshold") or {}).get("50"),
     }
 
 
@@ -244,6 +246,7 @@ def to_json(rows: list[CompareRow]) -> str:
             item = asdict(r)
             item.pop("curve_50")
             item.pop("thresholds")
+            item.pop("best_threshold_50")
             items.append(item)
         payload.append({"dataset": dataset, "split": split, "rows": items})
     return json.dumps(payload, indent=2)

@@ -76,3 +76,68 @@ def write_overlays(
                 tmp.write_bytes(encoded.tobytes())
             written.append(path)
     return written
+
+
+def _label(text: str, width: int, height: int = 18) -> np.ndarray:
+    """A white strip with black text, ``width`` pixels wide (column and row titles)."""
+    strip = np.full((height, width, 3), 255, np.uint8)
+    scale = 0.4
+    text = text if len(text) * 7 <= width else text[: max(width // 7 - 1, 1)] + "…"
+    cv2.putText(
+        strip, text, (3, height - 5), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA
+    )
+    return strip
+
+
+def gallery(
+    stores: Sequence[Path],
+    titles: Sequence[str],
+    image_root: Path,
+    metadata: object,
+    count: int,
+    thresholds: Sequence[float],
+    cell: int = 160,
+) -> np.ndarray:
+    """One row per image (the first ``count`` of the split), one column per store.
+
+    The first column is the image with its GT boxes; each further column is a store's
+    CAM overlay with the GT boxes (green) and its predicted box (red) at that store's
+    threshold. All stores must hold the same split.
+    """
+    from wsolkit.cams import CamStore
+
+    opened = [CamStore.open(p) for p in stores]
+    try:
+        ids = list(opened[0].ids[:count])
+        header = [_label("image", cell)] + [_label(t, cell) for t in titles]
+        rows = [np.concatenate(header, axis=1)]
+        for image_id in ids:
+            image = cv2.imread(str(Path(image_root) / image_id), cv2.IMREAD_COLOR)
+            if image is None:
+                continue
+            width, height = metadata.sizes[image_id]  # type: ignore[attr-defined]
+            cells = []
+            plain = cv2.resize(image, (cell, cell), interpolation=cv2.INTER_AREA)
+            for x0, y0, x1, y1 in rescale_boxes(
+                metadata.boxes[image_id], (width, height), (cell, cell)
+            ):  # type: ignore[attr-defined]
+                cv2.rectangle(plain, (int(x0), int(y0)), (int(x1), int(y1)), GT_COLOR, 1)
+            cells.append(plain)
+            for store, threshold in zip(opened, thresholds, strict=True):
+                index = store.ids.index(image_id)
+                size = store.resolve_eval_size(None)
+                gt = rescale_boxes(metadata.boxes[image_id], (width, height), (size, size))  # type: ignore[attr-defined]
+                picture = overlay(image, store.scoremap(index, size), gt.tolist(), threshold)
+                cells.append(cv2.resize(picture, (cell, cell), interpolation=cv2.INTER_NEAREST))
+            rows.append(np.concatenate(cells, axis=1))
+        return np.concatenate(rows, axis=0)
+    finally:
+        for store in opened:
+            store.close()
+
+
+def write_png(path: Path, picture: np.ndarray) -> None:
+    """Encode and write a BGR picture atomically."""
+    ok, encoded = cv2.imencode(".png", picture)
+    with atomic_path(path, suffix=".png") as tmp:
+        tmp.write_bytes(encoded.tobytes())
