@@ -207,3 +207,16 @@ def test_usage_errors_exit_2(box_split: tuple[Path, Path]) -> None:
     assert _eval(*base, "--cam-curve-interval", "1.5")[0] == 2
     code, _, err = _eval("--scoremaps", str(maps / "nope"), "--metadata", str(meta))
     assert code == 1 and "score map folder not found" in err
+
+
+def test_eval_needs_exactly_one_source(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from wsolkit.cli import app
+
+    runner = CliRunner()
+    for args in ([], ["--scoremaps", str(tmp_path), "--cams", str(tmp_path / "x.h5")]):
+        result = runner.invoke(app, ["eval", *args])
+        assert result.exit_code == 2 and "exactly one of --scoremaps" in result.output
+    result = runner.invoke(app, ["eval", "--scoremaps", str(tmp_path)])
+    assert result.exit_code == 2 and "needs --metadata" in result.output

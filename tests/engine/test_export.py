@@ -111,3 +111,20 @@ def _records(run: Path) -> list[dict]:
     import json
 
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_eval_cams_reports_localization_and_accuracy_from_the_store(run, tmp_path) -> None:
+    import json
+
+    out = tmp_path / "cams.h5"
+    export_cams(run, ExportOptions(out=out, dtype="float32", checkpoint="last"))
+    result = runner.invoke(
+        app, ["eval", "--cams", str(out), "--cam-curve-interval", "0.01", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    last = {r["checkpoint"]: r for r in _records(run) if r["kind"] == "test"}["last"]
+    assert data["max_box_acc"] == last["localization"]["max_box_acc"]
+    assert data["top1_loc"]["value"] == last["localization"]["top1_loc"]["value"]
+    assert (data["top1"], data["top5"]) == (last["top1"], last["top5"])
+    assert data["pxap"] == last["mask"]["pxap"]

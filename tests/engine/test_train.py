@@ -242,3 +242,14 @@ def test_two_processes_with_gloo(synth, tmp_path) -> None:
     best, last = summary["test"]["best"], summary["test"]["last"]
     assert best["localization"]["max_box_acc"] == last["localization"]["max_box_acc"]
     assert best["mask"]["pxap"] == last["mask"]["pxap"]
+
+
+def test_native_size_dataset_trains_at_its_generated_size(tmp_path) -> None:
+    from wsolkit.data.prepare.synthetic import prepare_synthetic
+    from wsolkit.engine.setup import resolve_settings
+
+    prepare_synthetic(tmp_path / "d", train=8, val=4, test=4, image_size=48, classes=4)
+    s = resolve_settings(None, {"data.root": tmp_path / "d", "model.backbone": "tiny"})
+    assert (s.data.resize_size, s.data.crop_size, s.data.eval_size) == (48, 48, 48)
+    s = resolve_settings(None, {"data.root": tmp_path / "d", "data.crop_size": 40})
+    assert (s.data.resize_size, s.data.crop_size, s.data.eval_size) == (48, 40, 48)

@@ -44,7 +44,7 @@ def recorded_mask_root(store: Any) -> Path | None:
         return None
 
 
-def evaluate_store(
+def evaluate_store_report(
     path: Path,
     *,
     metadata: Path | None = None,
@@ -52,36 +52,36 @@ def evaluate_store(
     cam_curve_interval: float = 0.001,
     iou_thresholds: Sequence[int] = (30, 50, 70),
     multi_contour: bool = True,
-    curves: bool = True,
     progress: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
-    """Classification accuracy (stored top-5), box metrics with Top-1 Loc, PxAP for masks."""
+) -> tuple[Any, dict[str, float]]:
+    """The :class:`~wsolkit.metrics.EvaluationReport` of a store (Top-1 Loc from its
+    stored predictions) and its top-1/top-5 classification accuracy."""
     from wsolkit.cams.store import CamStore
-    from wsolkit.metrics import BoxEvaluator, MaskEvaluator
+    from wsolkit.metrics import BoxEvaluator, EvaluationReport, MaskEvaluator
 
     with CamStore.open(path) as store:
         store.require_complete()
         meta = store_metadata(store, metadata)
         size = store.resolve_eval_size(None)
-        mask_root = mask_root or (recorded_mask_root(store) if meta.masks is not None else None)
-        box = (
-            BoxEvaluator(
+        notes = []
+        if meta.masks is not None and mask_root is None:
+            mask_root = recorded_mask_root(store)
+            if mask_root is None:
+                notes.append("no PxAP: the dataset's mask folder is unknown (pass --mask-root)")
+        box = None
+        if meta.boxes is not None:
+            box = BoxEvaluator(
                 meta,
                 eval_size=size,
                 cam_curve_interval=cam_curve_interval,
                 iou_thresholds=tuple(iou_thresholds),
                 multi_contour=multi_contour,
             )
-            if meta.boxes is not None
-            else None
-        )
-        mask = (
-            MaskEvaluator(
+        mask = None
+        if meta.masks is not None and mask_root is not None:
+            mask = MaskEvaluator(
                 meta, mask_root=mask_root, eval_size=size, cam_curve_interval=cam_curve_interval
             )
-            if meta.masks is not None and mask_root is not None
-            else None
-        )
         for n, row in enumerate(store.scoremaps(size), start=1):
             if box is not None:
                 box.accumulate(row.scoremap, row.image_id, predicted_class=row.top1)
@@ -89,14 +89,28 @@ def evaluate_store(
                 mask.accumulate(row.scoremap, row.image_id)
             if progress is not None and n % 256 == 0:
                 progress(256)
-        out: dict[str, Any] = {"images": len(store), "store": str(path)}
-        out.update(_classification(store))
-    if box is not None:
-        out["localization"] = box.compute().to_dict(curves=curves)
+        classification = _classification(store)
+    report = EvaluationReport(
+        box.compute() if box is not None else None,
+        mask.compute() if mask is not None else None,
+        notes,
+    )
+    return report, classification
+
+
+def evaluate_store(path: Path, *, curves: bool = True, **protocol: Any) -> dict[str, Any]:
+    """Classification accuracy (stored top-5), box metrics with Top-1 Loc, PxAP for masks,
+    in the training engine's result format."""
+    report, classification = evaluate_store_report(path, **protocol)
+    out: dict[str, Any] = {"store": str(path), **classification}
+    if report.box is not None:
+        out["images"] = report.box.images
+        out["localization"] = report.box.to_dict(curves=curves)
         out["score_name"], out["score"] = "MaxBoxAccV2", out["localization"]["max_box_acc_v2"]
-    if mask is not None:
-        out["mask"] = mask.compute().to_dict(curves=curves)
-        if box is None:
+    if report.mask is not None:
+        out["mask"] = report.mask.to_dict(curves=curves)
+        out.setdefault("images", report.mask.images)
+        if report.box is None:
             out["score_name"], out["score"] = "PxAP", out["mask"]["pxap"]
     return out
 

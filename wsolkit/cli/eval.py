@@ -48,11 +48,17 @@ def parse_iou_thresholds(text: str) -> tuple[int, ...]:
 
 @app.command("eval", epilog=EPILOG)
 def evaluate(
-    scoremaps: Path = typer.Option(
-        ..., "--scoremaps", help="Folder of wsolevaluation-style .npy score maps."
+    scoremaps: Path | None = typer.Option(
+        None, "--scoremaps", help="Folder of wsolevaluation-style .npy score maps."
     ),
-    metadata: Path = typer.Option(
-        ..., "--metadata", help="Metadata split folder (image_ids.txt, localization.txt, …)."
+    cams: Path | None = typer.Option(
+        None, "--cams", help="A CAM store (wsolkit export-cams): no model, no images needed."
+    ),
+    metadata: Path | None = typer.Option(
+        None,
+        "--metadata",
+        help="Metadata split folder (image_ids.txt, localization.txt, …); a CAM store "
+        "records its own.",
     ),
     mask_root: Path | None = typer.Option(
         None, "--mask-root", help="Folder the mask paths are relative to (mask datasets: PxAP)."
@@ -77,13 +83,23 @@ def evaluate(
         None, "--plot", help="Save BoxAcc-vs-threshold (and PR curve) as a figure (.png/.pdf)."
     ),
 ) -> None:
-    """Evaluate saved score maps: MaxBoxAcc per IoU level, MaxBoxAccV2, best thresholds, PxAP."""
+    """Evaluate saved score maps or a CAM store: MaxBoxAcc per IoU level, MaxBoxAccV2, best
+    thresholds, GT-known / Top-1 Loc and accuracy (stores), PxAP."""
     from wsolkit.data.metadata import read_split
     from wsolkit.metrics import FolderSource, ScoremapFolder
 
     if not 0 < cam_curve_interval < 1:
         raise UsageError(f"--cam-curve-interval {cam_curve_interval}: must lie in (0, 1)")
     levels = parse_iou_thresholds(iou_thresholds)
+    if (scoremaps is None) == (cams is None):
+        raise UsageError("give exactly one of --scoremaps DIR (with --metadata) or --cams FILE.h5")
+    if cams is not None:
+        _evaluate_store(
+            cams, metadata, mask_root, cam_curve_interval, levels, single_contour, as_json, plot
+        )
+        return
+    if metadata is None:
+        raise UsageError("--scoremaps needs --metadata SPLIT_DIR (the split the maps belong to)")
     split = read_split(metadata, require_localization=True)
     # The map source: a score-map folder. (A CAM store plugs in here as another source.)
     folder = ScoremapFolder.scan(scoremaps, split.image_ids)
@@ -99,13 +115,42 @@ def evaluate(
         source, split, mask_root, eval_size, cam_curve_interval, levels, single_contour, workers
     )
     report.notes[:0] = notes
+    _render(report, {}, as_json, plot)
+
+
+def _evaluate_store(
+    cams: Path,
+    metadata: Path | None,
+    mask_root: Path | None,
+    interval: float,
+    levels: tuple[int, ...],
+    single_contour: bool,
+    as_json: bool,
+    plot: Path | None,
+) -> None:
+    from wsolkit.cams.evaluate import evaluate_store_report
+
+    report, classification = evaluate_store_report(
+        cams,
+        metadata=metadata,
+        mask_root=mask_root,
+        cam_curve_interval=interval,
+        iou_thresholds=levels,
+        multi_contour=not single_contour,
+    )
+    _render(report, classification, as_json, plot)
+
+
+def _render(
+    report: EvaluationReport, classification: dict[str, float], as_json: bool, plot: Path | None
+) -> None:
     if plot is not None:
         from wsolkit.report.metrics import save_figure
 
         save_figure(report, plot)
         report.notes.append(f"figure saved to {plot}")
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), allow_nan=False))
+        typer.echo(json.dumps({**classification, **report.to_dict()}, allow_nan=False))
         for note in report.notes:
             err_console.print(f"[dim]note:[/] {note}")
         return
@@ -113,6 +158,9 @@ def evaluate(
 
     for table in report_tables(report):
         out_console.print(table)
+    if classification:
+        top1, top5 = classification["top1"], classification["top5"]
+        out_console.print(f"classification: top-1 {top1:.2f}  top-5 {top5:.2f}")
     for note in report.notes:
         out_console.print(f"[dim]note:[/] {note}")
 

@@ -82,6 +82,12 @@ def _with_dataset_defaults(settings: Settings) -> Settings:
             updates[field] = getattr(spec, field)
     if manifest is not None and manifest.eval_size and "eval_size" in unset:
         updates["eval_size"] = manifest.eval_size
+        # A native-size dataset (train = crop = eval size, e.g. synthetic) follows the size
+        # its folder was generated at, for training too.
+        native = spec is not None and spec.resize_size == spec.crop_size == spec.eval_size
+        for field in ("resize_size", "crop_size"):
+            if native and field in unset:
+                updates[field] = manifest.eval_size
     if not updates:
         return settings
     return settings.model_copy(update={"data": data.model_copy(update=updates)})

@@ -146,7 +146,7 @@ class WsolMethod:
             raise IncompatibleBackboneError(
                 f"method '{self.name}' needs {REQUIREMENTS['linear_head']}, but backbone "
                 f"'{bname}' ends in a '{backbone.head.kind}' head; use a backbone with a "
-                "GAP + linear head (vgg16, resnet50, tiny)."
+                "GAP + linear head (e.g. vgg16, resnet50, tiny; `wsolkit list backbones`)."
             )
         if "split_point" in self.requires:
             split = self.split_point(backbone)

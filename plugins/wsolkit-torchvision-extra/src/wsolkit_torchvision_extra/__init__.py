@@ -1,0 +1,17 @@
+"""wsolkit-torchvision-extra: more torchvision backbones and a Grad-CAM method for wsolkit.
+
+A separately installed plugin package: it registers, through the entry-point
+groups ``wsolkit.backbones`` and ``wsolkit.methods`` of its ``pyproject.toml``,
+
+- ``mobilenet_v3_large`` (:class:`~wsolkit_torchvision_extra.mobilenet.MobileNetV3Large`),
+- ``efficientnet_b0`` (:class:`~wsolkit_torchvision_extra.efficientnet.EfficientNetB0`),
+- ``grad-cam`` (:class:`~wsolkit_torchvision_extra.gradcam.GradCAM`).
+
+Nothing is imported here: wsolkit loads each class on first use.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
