@@ -6,6 +6,8 @@ the summary table; the metadata and ``dataset.yaml`` are written atomically.
 
 from __future__ import annotations
 
+import json
+
 import typer
 
 from wsolkit.cli._app import app, out_console
@@ -20,10 +22,13 @@ prepare_app = typer.Typer(
 app.add_typer(prepare_app, name="prepare")
 
 
-def show_summary(summary: PrepareSummary) -> None:
-    """Print a converter's summary table and notes."""
+def show_summary(summary: PrepareSummary, *, as_json: bool = False) -> None:
+    """Print a converter's summary: JSON, or the table and its notes."""
     from wsolkit.report.tables import prepare_table
 
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        return
     out_console.print(prepare_table(summary))
     for note in summary.notes:
         out_console.print(f"[dim]note:[/] {note}")

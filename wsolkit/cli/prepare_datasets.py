@@ -9,7 +9,6 @@ root group prints as one red line.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,18 +66,9 @@ def _progress() -> Iterator:
 
 
 def _render(summary: PrepareSummary, as_json: bool) -> None:
+    show_summary(summary, as_json=as_json)
     if as_json:
-        data = {
-            "dataset": summary.dataset,
-            "out_dir": str(summary.out_dir),
-            "annotation": summary.annotation,
-            "splits": {name: vars(split) for name, split in summary.splits.items()},
-            "notes": summary.notes,
-            "skipped": summary.skipped,
-        }
-        typer.echo(json.dumps(data, indent=2))
         return
-    show_summary(summary)
     out_console.print(f"[green]prepared[/] {summary.out_dir} (use it as data.root)")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -10,19 +9,6 @@ import typer
 
 from wsolkit.cli._app import err_console, out_console
 from wsolkit.cli.prepare import prepare_app, show_summary
-from wsolkit.data.spec import PrepareSummary
-
-
-def _summary_data(summary: PrepareSummary) -> dict[str, object]:
-    """The summary as JSON-ready data (the same keys as the other prepare commands)."""
-    return {
-        "dataset": summary.dataset,
-        "out_dir": str(summary.out_dir),
-        "annotation": summary.annotation,
-        "splits": {name: vars(split) for name, split in summary.splits.items()},
-        "notes": summary.notes,
-        "skipped": summary.skipped,
-    }
 
 
 @prepare_app.command("synthetic")
@@ -86,10 +72,9 @@ def synthetic(
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             overwrite=overwrite,
         )
+    show_summary(summary, as_json=as_json)
     if as_json:
-        typer.echo(json.dumps(_summary_data(summary), indent=2))
         return
-    show_summary(summary)
     images = sum(split.images for split in summary.splits.values())
     out_console.print(
         f"[green]prepared[/] {summary.out_dir} (use it as data.root): {images:,} images in "

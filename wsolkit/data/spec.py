@@ -77,6 +77,17 @@ class PrepareSummary:
     notes: list[str] = field(default_factory=list)
     skipped: int = 0
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: what ``wsolkit prepare … --json`` prints."""
+        return {
+            "dataset": self.dataset,
+            "out_dir": str(self.out_dir),
+            "annotation": self.annotation,
+            "splits": {name: vars(split) for name, split in self.splits.items()},
+            "notes": self.notes,
+            "skipped": self.skipped,
+        }
+
 
 class DatasetManifest(BaseModel):
     """``dataset.yaml`` of a prepared dataset folder."""

@@ -266,7 +266,9 @@ class Trainer:
         if self.data.test is not None:
             results["last"] = self._test("last")
             best_path = self.run.checkpoint("best")
-            if best_path.exists():
+            if self.state.best_epoch == self.state.epoch:
+                results["best"] = results["last"]  # the same weights: no second evaluation
+            elif best_path.exists():
                 self.model.load_state_dict(load_checkpoint(best_path)["model"])
                 results["best"] = self._test("best")
         summary = {
