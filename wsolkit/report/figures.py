@@ -23,11 +23,12 @@ def pyplot() -> Any:
     return plt
 
 
-def save_figure(fig: Any, path: Path, dpi: int = 150) -> None:
-    """Write a PNG atomically and close the figure."""
+def save_figure(fig: Any, path: Path, dpi: int = 100) -> None:
+    """Write a PNG atomically (size = figsize × dpi) and close the figure."""
     plt = pyplot()
+    fig.tight_layout()
     with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=dpi)
     plt.close(fig)
 
 
