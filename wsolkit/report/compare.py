@@ -146,9 +146,11 @@ def read_store(path: Path) -> list[CompareRow]:
         protocol = _store_protocol(p.settings)
     result = evaluate_store(path, **protocol)
     checkpoint = Path(p.checkpoint).stem if p.checkpoint else p.source or "store"
+    # export-cams names stores cams-<split>-<ckpt>.h5 inside the run: the run names the row.
+    name = path.parent.name if path.stem.startswith("cams-") else path.stem
     return [
         CompareRow(
-            name=path.stem,
+            name=name,
             source=str(path),
             dataset=p.dataset or "?",
             split=p.split or "?",
