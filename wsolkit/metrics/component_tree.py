@@ -14,10 +14,16 @@ union-find (slow in Python); here it is built over *basins* instead:
    pair between them has both values ``>= c``; so each touching basin pair gets
    the level ``max min(v_p, v_q)`` over its pairs, and Kruskal over those levels
    (in plain Python: a few hundred edges for a CAM) gives the tree.
-3. A basin's bounding box within ``{v >= c}`` for all c at once comes from its
-   row and column maxima (one ``reduceat`` over runs of equal labels), and a
-   node's box is the union over its basins (one ``reduceat`` over the basins
-   laid out in depth-first order).
+3. A basin's bounding box within ``{v >= c}`` for all c at once comes from the
+   runs of equal labels along rows and columns (one ``reduceat`` for their
+   maxima): the running maximum of a basin's runs, top-down, is a staircase
+   whose steps give y0 at every c (likewise y1, x0, x1), written into a
+   4m×257 table with one ``repeat``. A node's box is the union over its
+   basins, which are one block of a depth-first basin order (one ``reduceat``).
+
+Pixel-sized work arrays are per-thread buffers reused from map to map
+(:func:`scratch`): on Linux a fresh array costs a page fault per 4 KiB, which
+was a fifth of the time of the whole sweep.
 
 With ``outside=True`` an extra id stands for the image border (the frame
 findContours puts around the image); a set joined to it stops being a node.
@@ -27,6 +33,8 @@ That gives the holes of the complementary binary map.
 from __future__ import annotations
 
 import functools
+import math
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -45,16 +53,15 @@ class ComponentTree:
     """Node n is one component of ``{v >= c}`` for ``lo[n] < c <= hi[n]``.
 
     Its pixels are those of the basins at positions ``start[n] .. start[n] +
-    size[n] − 1`` of a depth-first basin order. ``planes`` (4×257×m) holds
-    each basin's box at each c as ``(x0, y0, −x1, −y1)`` in that order, so a
-    node's box at c is a min over one contiguous run of each plane's row c.
+    size[n] − 1`` of a depth-first basin order. ``table`` (4m×257, flat, see
+    :func:`_box_table`) holds each basin's box at each c.
     """
 
-    planes: np.ndarray
     lo: np.ndarray
     hi: np.ndarray
     start: np.ndarray
     size: np.ndarray
+    table: np.ndarray
 
     def alive(self, c_min: int, c_max: int) -> tuple[np.ndarray, np.ndarray]:
         """``(c, boxes)`` for every node alive at some c in ``c_min..c_max``: P and P×4 int64."""
@@ -63,22 +70,31 @@ class ComponentTree:
         nodes = np.repeat(np.arange(self.lo.size), length)
         ends = np.cumsum(length)
         total = int(ends[-1]) if ends.size else 0
-        c = first[nodes] + np.arange(total) - np.repeat(ends - length, length)
         if total == 0:
-            return c, np.zeros((0, 4), np.int64)
-        m = self.planes.shape[2]
-        # One segment per (pair, coordinate) of the flat planes, reduced by one reduceat
-        # over interleaved (start, stop) offsets. Segments go in decreasing offset order
-        # so that each "stop → next start" step goes backwards and costs nothing.
-        order = np.argsort(-(c * m + self.start[nodes]), kind="stable")
-        c_sorted, nodes_sorted = c[order], nodes[order]
-        starts = (np.arange(3, -1, -1)[:, None] * SPAN + c_sorted) * m + self.start[nodes_sorted]
-        bounds = np.stack([starts, starts + self.size[nodes_sorted]], axis=-1)
-        flat = np.append(self.planes.ravel(), 0)  # a spare element to stop at
-        reduced = np.minimum.reduceat(flat, bounds.ravel())[::2].reshape(4, total)
+            return np.zeros(0, np.int64), np.zeros((0, 4), np.int64)
+        c = first[nodes] + np.arange(total) - np.repeat(ends - length, length)
+        # One entry per (pair, basin of the node); a pair's basins are one segment.
+        sizes = self.size[nodes]
+        seg_ends = np.cumsum(sizes)
+        seg_starts = seg_ends - sizes
+        count = int(seg_ends[-1])
+        m = self.table.size // (4 * SPAN)
+        # Flat table index of (basin, c) in the y0 block; the others follow from it.
+        index = scratch("alive_index", (4, count), np.int64)
+        np.multiply(np.repeat(self.start[nodes] - seg_starts, sizes), SPAN, out=index[0])
+        index[0] += np.arange(0, count * SPAN, SPAN)
+        index[1] = np.repeat(c, sizes)
+        np.subtract(index[1], index[0], out=index[3])
+        index[0] += index[1]
+        np.add(index[3], (2 * m - 1) * SPAN, out=index[1])  # −y1 of basin b: row 2m − 1 − b
+        np.add(index[0], 2 * m * SPAN, out=index[2])
+        index[3] += (4 * m - 1) * SPAN
+        values = self.table.take(index, out=scratch("alive_values", (4, count), np.int32))
+        reduced = np.minimum.reduceat(values, seg_starts, axis=1)
         boxes = np.empty((total, 4), np.int64)
-        boxes[order] = reduced[::-1].T
-        boxes[:, 2:] *= -1
+        boxes[:, 0], boxes[:, 1] = reduced[2], reduced[0]
+        np.negative(reduced[3], out=boxes[:, 2])
+        np.negative(reduced[1], out=boxes[:, 3])
         return c, boxes
 
 
@@ -86,126 +102,212 @@ FINE_BITS = 20  # extra resolution of the ordering key below one uint8 step
 _EXACT = float(1 << 52)  # keys are offset into [2^52, 2^53): their bits are the integer
 
 
+FINE_TOP = float((256 << FINE_BITS) - 1)  # FINE_TOP − fine orders 255 − u as fine orders u
+
+
 @functools.lru_cache(maxsize=16)
-def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Per-shape constants: 2^52 + pixel index (float64), pixel index (int32), index bits."""
+def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Per-shape constants: key offsets (2^52 + pixel index, and that + FINE_TOP · 2^bits),
+    pixel index (int64) and the index bits."""
     n = height * width
     bits = max(1, (n - 1).bit_length())
     if 8 + FINE_BITS + bits > 52:
         raise ValueError(f"a {height}x{width} map is too large for the component tree")
     base = np.arange(n, dtype=np.float64).reshape(height, width) + _EXACT
-    ints = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
-    base.setflags(write=False)
-    ints.setflags(write=False)
-    return base, ints, bits
+    flipped = base + FINE_TOP * float(1 << bits)
+    ints = np.arange(n, dtype=np.int64)
+    for constant in (base, flipped, ints):
+        constant.setflags(write=False)
+    return base, flipped, ints, bits
 
 
-def basins(fine: np.ndarray, connectivity: int) -> tuple[np.ndarray, np.ndarray]:
+class _Scratch(threading.local):
+    """Per-thread work buffers, reused from map to map (one per name, the last shape)."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, np.ndarray] = {}
+
+
+_SCRATCH = _Scratch()
+
+
+def scratch(name: str, shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
+    """A reusable uninitialized C-contiguous buffer; valid until the next request of ``name``
+    in this thread.
+
+    Fresh pixel-sized arrays cost more than the work done in them (the kernel zeroes
+    every new page), so the per-pixel passes write into buffers kept between maps;
+    a buffer only grows (shapes vary with the number of basins).
+    """
+    dtype = np.dtype(dtype)
+    count = math.prod(shape)
+    buffer = _SCRATCH.buffers.get(name)
+    if buffer is None or buffer.dtype != dtype or buffer.size < count:
+        buffer = _SCRATCH.buffers[name] = np.empty(max(count, 1), dtype)
+    return buffer[:count].reshape(shape)
+
+
+def basins(
+    fine: np.ndarray, connectivity: int, *, flip: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Label each pixel with the local maximum its steepest-ascent pointers reach.
 
     ``fine``: H×W float64 holding integers below 2^28 that order the pixels
     like the map's uint8 values do (ties allowed): ``floor(255 · score · 2^20)``
-    or ``uint8 · 2^20``. Each pixel points to the neighbour (or itself) of
-    largest ``(fine, index)`` (one ``dilate``); pointer jumping finds the
+    or ``uint8 · 2^20``; with ``flip`` the order is that of ``FINE_TOP − fine``
+    (the map ``255 − u``). Each pixel points to the neighbour (or itself) of
+    largest ``(key, index)`` (one ``dilate``); pointer jumping finds the
     roots. A finer order than uint8 only avoids splitting plateaus of equal
     uint8 value into many basins (speed); every order gives the same tree.
-    Returns the H×W int label image (0..m−1) and the m root pixels (flat).
+    Returns the H×W label image (0..m−1; uint8 or uint16 when m allows, a
+    scratch buffer valid until the next call) and the m root pixels (flat).
     """
     height, width = fine.shape
-    base, ints, bits = _grid(height, width)
-    key = fine * float(1 << bits)
-    key += base
-    top = cv2.dilate(key, _KERNEL[connectivity])
-    parent = (top.view(np.int64).ravel() & ((1 << bits) - 1)).astype(ints.dtype)
-    jumped = np.empty_like(parent)
+    base, flipped, ints, bits = _grid(height, width)
+    key = scratch("key", fine.shape, np.float64)
+    np.multiply(fine, -float(1 << bits) if flip else float(1 << bits), out=key)
+    key += flipped if flip else base
+    top = cv2.dilate(key, _KERNEL[connectivity], dst=scratch("top", fine.shape, np.float64))
+    parent = scratch("parent", (ints.size,), np.int64)
+    np.bitwise_and(top.view(np.int64).ravel(), (1 << bits) - 1, out=parent)
+    jumped = scratch("jumped", (ints.size,), np.int64)
+    for _ in range(2):  # ascent paths are long: the first doublings need no check
+        parent.take(parent, out=jumped, mode="wrap")
+        jumped.take(jumped, out=parent, mode="wrap")
     while True:
-        parent.take(parent, out=jumped, mode="clip")
+        parent.take(parent, out=jumped, mode="wrap")
         if np.array_equal(jumped, parent):
             break
-        jumped.take(jumped, out=parent, mode="clip")
-    roots = np.flatnonzero(parent == ints)
-    rank = np.zeros(parent.size, dtype=ints.dtype)
-    rank[roots] = np.arange(roots.size, dtype=ints.dtype)
-    return rank.take(parent).reshape(height, width), roots
+        jumped.take(jumped, out=parent, mode="wrap")
+    roots = np.flatnonzero(np.equal(parent, ints, out=scratch("is_root", (ints.size,), bool)))
+    dtype = np.uint8 if roots.size <= 256 else np.uint16 if roots.size <= 65536 else np.int64
+    rank = scratch("rank", (ints.size,), dtype)  # only read at the roots
+    rank[roots] = np.arange(roots.size, dtype=dtype)
+    labels = scratch("labels", (ints.size,), dtype)
+    rank.take(parent, out=labels, mode="wrap")
+    return labels.reshape(height, width), roots
 
 
-def _label_maxima(labels: np.ndarray, v: np.ndarray, m: int) -> np.ndarray:
-    """H×m maximum of ``v`` per (row, label); −1 where a label has no pixel in a row."""
-    height, width = labels.shape
+def _run_starts(labels: np.ndarray, name: str) -> np.ndarray:
+    """Flat indices where a run of equal labels starts within its row (every row's 0 too)."""
+    width = labels.shape[1]
     flat = labels.ravel()
-    breaks = np.empty(flat.size, dtype=bool)
+    breaks = scratch(name, (flat.size,), bool)
     breaks[0] = True
     np.not_equal(flat[1:], flat[:-1], out=breaks[1:])
     breaks[::width] = True
-    starts = np.flatnonzero(breaks)
-    out = np.full(height * m, -1, dtype=np.int64)
-    cell = (starts // width) * m + flat[starts]
-    np.maximum.at(out, cell, np.maximum.reduceat(v.ravel(), starts).astype(np.int64))
-    return out.reshape(height, m)
+    return np.flatnonzero(breaks)
 
 
-def _first_last(projection: np.ndarray, first: np.ndarray, last: np.ndarray) -> None:
-    """For every c in 0..256: first and last index i with ``projection[i] >= c``, per basin.
+def _runs(
+    labels: np.ndarray, v: np.ndarray, position: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Maximal runs of one label along each row: ``(row, basin position, max of v)`` per run.
 
-    ``projection``: L×m (−1 = absent); writes 257×m arrays ``first`` and
-    ``last``, with L and −1 for "none", which keeps unions a plain min / max.
+    ``starts``: from :func:`_run_starts`. The runs come sorted by basin position, then
+    row (a stable radix sort), which is the order :func:`_box_table` reads them in.
     """
-    length, m = projection.shape
-    offsets = np.arange(m, dtype=np.int64) * (SPAN + 1)
-
-    def count_below(running: np.ndarray) -> np.ndarray:
-        # #{i : running[i] < c} for c = 0..256: a histogram of running + 1, accumulated.
-        hist = np.bincount((running + 1 + offsets).ravel(), minlength=m * (SPAN + 1))
-        return hist.reshape(m, SPAN + 1).cumsum(axis=1)[:, :SPAN].T
-
-    # Running maxima from the start and from the end (the order of the latter is irrelevant).
-    np.copyto(first, count_below(np.maximum.accumulate(projection, axis=0)))
-    below = count_below(np.maximum.accumulate(projection[::-1], axis=0))
-    np.subtract(length - 1, below, out=last, casting="unsafe")
+    basin = position.take(labels.ravel().take(starts))
+    by_basin = np.argsort(basin, kind="stable")
+    peak = np.maximum.reduceat(v.ravel(), starts)
+    return (starts // labels.shape[1])[by_basin], basin[by_basin], peak[by_basin]
 
 
-def basin_planes(labels: np.ndarray, v: np.ndarray, m: int, order: list[int]) -> np.ndarray:
-    """4×257×m boxes ``(x0, y0, −x1, −y1)`` of each basin ∩ {v >= c}, basins in ``order``."""
-    height, width = labels.shape
-    rows = _label_maxima(labels, v, m)[:, order]
-    cols = _label_maxima(np.ascontiguousarray(labels.T), np.ascontiguousarray(v.T), m)[:, order]
-    planes = np.empty((4, SPAN, m), dtype=np.int32)
-    _first_last(rows, planes[1], planes[3])
-    _first_last(cols, planes[0], planes[2])
-    np.negative(planes[2:], out=planes[2:])
-    return planes
+def _box_table(
+    rows: tuple[np.ndarray, ...], cols: tuple[np.ndarray, ...], m: int, shape: tuple[int, int]
+) -> np.ndarray:
+    """Flat 4m×257 int32: row k·m + j holds, for every level c, one box side of a basin.
+
+    ``rows`` / ``cols``: :func:`_runs` of the image and of its transpose. Rows
+    0..m−1: y0 of basin j ∩ {v >= c} (H when empty); m..2m−1: −y1 of basin
+    m − 1 − j (1 when empty); 2m..3m−1: x0 (W); 3m..4m−1: −x1 of basin m − 1 − j.
+    Each is "the line of the first run with value >= c" in the right order: the
+    running maxima of a basin's runs form a staircase, written with one
+    repeat of its steps.
+    """
+    height, width = shape
+    (line_r, basin_r, value_r), (line_c, basin_c, value_c) = rows, cols
+    basin_r, basin_c = basin_r.astype(np.int32), basin_c.astype(np.int32)
+    group = np.concatenate(
+        [basin_r, 2 * m - 1 - basin_r[::-1], 2 * m + basin_c, 4 * m - 1 - basin_c[::-1]]
+    )
+    value = np.concatenate([value_r, value_r[::-1], value_c, value_c[::-1]])
+    payload = np.concatenate([line_r, -line_r[::-1], line_c, -line_c[::-1]]).astype(np.int32)
+    groups = 4 * m  # every group has at least one run
+    running = np.maximum.accumulate(group * 256 + value)
+    step = np.empty(running.size, dtype=bool)
+    step[0] = True
+    np.greater(running[1:], running[:-1], out=step[1:])
+    at = np.flatnonzero(step)  # a new running maximum of its group
+    rec_group, rec_value = group.take(at), value.take(at).astype(np.int32)
+    new_group = np.empty(at.size, dtype=bool)
+    new_group[0] = True
+    np.not_equal(rec_group[1:], rec_group[:-1], out=new_group[1:])
+    previous = np.empty_like(rec_value)
+    previous[0] = -1
+    previous[1:] = rec_value[:-1]
+    previous[new_group] = -1
+    last = np.flatnonzero(np.append(new_group[1:], True))  # each group's last step
+    # Segments in flat order: a group's steps, then its "empty" tail.
+    slots = np.arange(at.size) + rec_group
+    tails = last + np.arange(1, groups + 1)
+    begin = np.empty(at.size + groups, dtype=np.int64)
+    begin[slots] = rec_group.astype(np.int64) * SPAN + previous + 1
+    begin[tails] = np.arange(groups, dtype=np.int64) * SPAN + rec_value.take(last) + 1
+    level = np.empty(at.size + groups, dtype=np.int32)
+    level[slots] = payload.take(at)
+    level[tails] = np.repeat(np.array([height, 1, width, 1], np.int32), m)
+    return np.repeat(level, np.diff(begin, append=groups * SPAN))
 
 
-def basin_edges(labels: np.ndarray, v: np.ndarray, connectivity: int, m: int) -> np.ndarray:
+def _transposed(a: np.ndarray, name: str) -> np.ndarray:
+    """``a.T`` as a C-contiguous scratch buffer."""
+    out = scratch(name, a.shape[::-1], a.dtype)
+    if a.dtype.itemsize <= 4:
+        return cv2.transpose(a, dst=out)
+    np.copyto(out, a.T)
+    return out
+
+
+def basin_edges(
+    labels: np.ndarray, v: np.ndarray, connectivity: int, m: int, starts: tuple[np.ndarray, ...]
+) -> np.ndarray:
     """E×3 ``(a, b, w)``: basins a < b touch, and w is the highest level where they do.
 
     A neighbouring pixel pair p, q from different basins links them in every
-    set ``{v >= c}`` with ``c <= min(v_p, v_q)``.
+    set ``{v >= c}`` with ``c <= min(v_p, v_q)``. ``starts``: the run starts of
+    ``labels`` and of its transpose (:func:`_run_starts`), which are the
+    horizontal and vertical pairs already.
     """
-    width = labels.shape[1]
+    height, width = labels.shape
     flat, values = labels.ravel(), v.ravel()
-    # Flat offset of each neighbour direction, and the column a pair cannot start in.
-    directions = [(1, width - 1), (width, -1)]
-    if connectivity == 8:
-        directions += [(width + 1, width - 1), (width - 1, 0)]
-    firsts, seconds = [], []
-    for offset, bad_column in directions:
-        first = np.flatnonzero(flat[:-offset] != flat[offset:])
-        if bad_column >= 0 and first.size:
+    along_rows, along_cols = starts
+    q_rows = along_rows[along_rows % width != 0]
+    q_cols = along_cols[along_cols % height != 0]
+    q_cols = (q_cols % height) * width + q_cols // height  # back to the untransposed index
+    firsts, seconds = [q_rows - 1, q_cols - width], [q_rows, q_cols]
+    if connectivity == 8 and width > 1:  # a single column has no diagonal pairs
+        differ = scratch("differ", (flat.size,), bool)
+        # Diagonal offsets, and the column a pair cannot start in.
+        for offset, bad_column in ((width + 1, width - 1), (width - 1, 0)):
+            first = np.flatnonzero(
+                np.not_equal(flat[:-offset], flat[offset:], out=differ[:-offset])
+            )
             first = first[first % width != bad_column]
-        firsts.append(first)
-        seconds.append(first + offset)
+            firsts.append(first)
+            seconds.append(first + offset)
     p, q = np.concatenate(firsts), np.concatenate(seconds)
     if p.size == 0:
         return np.zeros((0, 3), dtype=np.int64)
-    a, b = flat[p].astype(np.int64), flat[q].astype(np.int64)
+    a, b = flat.take(p).astype(np.int64), flat.take(q).astype(np.int64)
     pair = np.minimum(a, b) * m + np.maximum(a, b)
-    w = np.minimum(values[p], values[q]).astype(np.int64)
-    if m <= 1024:  # a dense pair table: no sort
-        best = np.full(m * m, -1, dtype=np.int64)
+    w = np.minimum(values.take(p), values.take(q)).astype(np.int16)
+    if m <= 512:  # a dense pair table: no sort
+        best = scratch("pair_table", (m * m,), np.int16)
+        best.fill(-1)
         np.maximum.at(best, pair, w)
         pair = np.flatnonzero(best >= 0)
-        w = best[pair]
+        w = best.take(pair).astype(np.int64)
     else:
         code = np.sort(pair * 256 + w)
         last = np.ones(code.size, dtype=bool)  # the highest w of each pair comes last
@@ -286,35 +388,45 @@ def _depth_first(
 
 
 def component_tree(
-    v: np.ndarray, connectivity: int, *, outside: bool = False, fine: np.ndarray | None = None
+    v: np.ndarray,
+    connectivity: int,
+    *,
+    outside: bool = False,
+    fine: np.ndarray | None = None,
+    flip: bool = False,
 ) -> ComponentTree:
     """The component tree of the sets ``{v >= c}`` of an H×W uint8 map (see module doc).
 
     With ``outside``, components that reach the image border are left out (and
     the work is skipped when no local maximum lies off the border). ``fine``
-    is the ordering key of :func:`basins` (default: ``v · 2^20``; a finer one
-    only makes it faster).
+    and ``flip`` give the ordering key of :func:`basins` (default: ``v · 2^20``;
+    a finer one only makes it faster; with ``flip``, ``FINE_TOP − fine`` must
+    order the pixels like ``v``).
     """
     if fine is None:
-        fine = v * float(1 << FINE_BITS)
-    labels, roots = basins(fine, connectivity)
+        fine, flip = v * float(1 << FINE_BITS), False
+    labels, roots = basins(fine, connectivity, flip=flip)
     m = roots.size
-    empty = np.zeros(0, np.int64)
     if outside and not _any_interior(roots, v.shape):
         # A component that does not reach the border holds its maximum, a root off the border.
-        return ComponentTree(np.zeros((4, SPAN, 0), np.int32), empty, empty, empty, empty)
-    edges = basin_edges(labels, v, connectivity, m)
+        return _tree([], [], [], [], np.zeros(0, np.int32))
+    labels_t, v_t = _transposed(labels, "labels_t"), _transposed(v, "v_t")
+    starts = _run_starts(labels, "breaks"), _run_starts(labels_t, "breaks_t")
+    edges = basin_edges(labels, v, connectivity, m, starts)
     if outside:
         edges = np.concatenate([edges, border_edges(labels, v, m)])
     lo, hi, children = _kruskal(m, v.ravel()[roots].tolist(), edges, outside)
     order, start, size = _depth_first(m, children)
-    return ComponentTree(
-        basin_planes(labels, v, m, order),
-        np.asarray(lo, np.int64),
-        np.asarray(hi, np.int64),
-        np.asarray(start, np.int64),
-        np.asarray(size, np.int64),
-    )
+    position = np.empty(m, dtype=np.int16 if m < 2**15 else np.int32)
+    position[np.asarray(order, dtype=np.int64)] = np.arange(m, dtype=position.dtype)
+    rows = _runs(labels, v, position, starts[0])
+    cols = _runs(labels_t, v_t, position, starts[1])
+    return _tree(lo, hi, start, size, _box_table(rows, cols, m, v.shape))
+
+
+def _tree(lo: list, hi: list, start: list, size: list, table: np.ndarray) -> ComponentTree:
+    arrays = (np.asarray(x, np.int64) for x in (lo, hi, start, size))
+    return ComponentTree(*arrays, table=table)
 
 
 def _any_interior(roots: np.ndarray, shape: tuple[int, int]) -> bool:

@@ -29,9 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from wsolkit.metrics.boxes import ZERO_BOX, contour_boxes, inclusive_iou
-from wsolkit.metrics.component_tree import FINE_BITS, SPAN, component_tree
-
-_FINE_TOP = float((256 << FINE_BITS) - 1)
+from wsolkit.metrics.component_tree import FINE_BITS, SPAN, component_tree, scratch
 
 
 def max_gt_iou(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -58,7 +56,7 @@ def _family_ious(
     """Best IoU per c (257 values, −1 where none) of the outer or hole contour family."""
     height, width = v.shape
     best = np.full(SPAN, -1.0)
-    tree = component_tree(v, 4 if hole else 8, outside=hole, fine=fine)
+    tree = component_tree(v, 4 if hole else 8, outside=hole, fine=fine, flip=hole)
     c, ext = tree.alive(c_min, c_max)
     if c.size == 0:
         return best
@@ -104,7 +102,7 @@ def level_ious(
     if fine is None:
         fine = u * float(1 << FINE_BITS)
     outer = _family_ious(u, gt, 1, top, hole=False, fine=fine)[levels + 1]
-    holes = _family_ious(255 - u, gt, 256 - top, 255, hole=True, fine=_FINE_TOP - fine)
+    holes = _family_ious(255 - u, gt, 256 - top, 255, hole=True, fine=fine)
     return np.maximum(outer, holes[255 - levels])
 
 
@@ -133,10 +131,15 @@ def threshold_ious(
 
     ``scoremap``: H×W float in [0, 1]; ``thresholds``: the sweep (``cam_thresholds``).
     """
-    scaled = scoremap * 255
+    if scoremap.dtype == np.float64:  # the canonical dtype: into a reused buffer
+        scaled = np.multiply(scoremap, 255, out=scratch("scaled", scoremap.shape, np.float64))
+    else:  # whatever ``scoremap * 255`` gives (float32 stays float32)
+        scaled = scoremap * 255
     u = scaled.astype(np.uint8)
-    # 255 · score at 2^-20 resolution orders pixels of equal u along the smooth surface.
-    fine = np.floor(scaled * float(1 << FINE_BITS)) if multi_contour else None
+    fine = None
+    if multi_contour:
+        # 255 · score at 2^-20 resolution orders pixels of equal u along the smooth surface.
+        fine = np.floor(np.multiply(scaled, float(1 << FINE_BITS), out=scaled), out=scaled)
     per_level = level_ious(u, gt_boxes, multi_contour=multi_contour, fine=fine)
     levels = (thresholds * u.max()).astype(np.int64)
     return per_level[levels]
