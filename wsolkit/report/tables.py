@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -56,11 +57,23 @@ def compare_tables(rows: list) -> list[Table]:
             labels = [(k, lbl) for k, lbl in labels if k not in shared or k == "name"]
         extra = [str(members[0].value(k)) for k in shared if k != "name" and len(members) > 1]
         title = " · ".join([f"{dataset} / {split}", *extra])
-        table = Table(title=title, title_justify="left", caption=LEGEND)
-        for _, label in labels:
-            table.add_column(label, style="bold" if label == "run" else None, overflow="fold")
+        table = Table(
+            title=title,
+            title_justify="left",
+            caption=LEGEND,
+            box=box.SIMPLE_HEAD,
+            collapse_padding=True,
+        )
+        for key, label in labels:
+            longest = max(len(str(r.value(key))) for r in members)
+            table.add_column(
+                label,
+                style="bold" if label == "run" else None,
+                overflow="fold",
+                min_width=min(max(longest, len(label)), 12),
+            )
         for _, label in metrics:  # numbers never wrap: the label columns fold instead
-            table.add_column(label, justify="right", no_wrap=True, min_width=max(len(label), 6))
+            table.add_column(label, justify="right", no_wrap=True, min_width=max(len(label), 5))
         for row in members:
             cells: list[str | Text] = [str(row.value(k)) for k, _ in labels]
             for key, _ in metrics:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 
@@ -19,20 +20,16 @@ def summary_table(summary: dict[str, Any]) -> Table:
         f"{settings['method']['name']} — {summary['epochs']} epochs in "
         f"{summary['train_time_s'] / 60:.1f} min"
     )
-    table = Table(title=title, title_justify="left")
-    table.add_column("checkpoint", style="bold")
-    table.add_column("epoch", justify="right")
-    table.add_column("Top-1", justify="right")
-    table.add_column("Top-5", justify="right")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True)
+    table.add_column("ckpt", style="bold", no_wrap=True, min_width=4)
+    table.add_column("ep", justify="right", no_wrap=True)
     levels = settings["eval"]["iou_thresholds"]
-    for level in levels:
-        table.add_column(f"@{level}", justify="right")
-    table.add_column("V2", justify="right")
-    table.add_column("Top-1 Loc", justify="right")
-    table.add_column("PxAP", justify="right")
+    headers = ["Top-1", "Top-5", *(f"@{level}" for level in levels), "V2", "T1Loc", "PxAP"]
+    for header in headers:  # numbers never wrap or get cut
+        table.add_column(header, justify="right", no_wrap=True, min_width=5)
     table.caption = (
         "Top-1/Top-5: classification accuracy · @δ: MaxBoxAcc at IoU δ% · V2: MaxBoxAccV2 · "
-        "Top-1 Loc at IoU 50 · PxAP on masks"
+        "T1Loc: Top-1 Loc at IoU 50 · PxAP on masks"
     )
     for name, result in summary["test"].items():
         loc = result.get("localization") or {}
