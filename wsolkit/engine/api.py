@@ -25,7 +25,7 @@ def train(
     from wsolkit.engine import distributed
     from wsolkit.engine.checkpoint import load_checkpoint
     from wsolkit.engine.device import make_precision, resolve_device
-    from wsolkit.engine.setup import resolve_settings, resume_settings
+    from wsolkit.engine.setup import resume_settings
     from wsolkit.engine.trainer import Trainer
     from wsolkit.settings import dump_settings
 
@@ -38,8 +38,7 @@ def train(
         settings = resume_settings(run.settings_file, overrides)
         payload = load_checkpoint(run.checkpoint("last"))
     else:
-        settings = resolve_settings(config, overrides) if env.is_main else None
-        settings = distributed_settings(settings, env)
+        settings = distributed_settings(config, overrides, env)
         run = None
     device = resolve_device(settings.runtime.device, env.local_rank if env.enabled else None)
     dist_info = distributed.init_distributed(device)
@@ -79,20 +78,22 @@ def train(
         distributed.shutdown()
 
 
-def distributed_settings(settings: Any, env: Any) -> Any:
-    """Rank 0 resolves the settings (it may generate data); the other ranks receive them."""
-    if not env.enabled:
-        return settings
-    import torch.distributed as dist
+def distributed_settings(config: str | Path | None, overrides: dict[str, Any], env: Any) -> Any:
+    """Resolve the settings; under torchrun rank 0 resolves them (it may generate data) and
+    the other ranks receive them."""
+    from wsolkit.engine.setup import resolve_settings
 
+    if not env.enabled:
+        return resolve_settings(config, overrides)
     from wsolkit.engine.device import resolve_device
     from wsolkit.engine.distributed import broadcast_object, init_distributed
-    from wsolkit.settings import Settings
+    from wsolkit.settings import Settings, load_settings
 
-    if not dist.is_initialized():
-        # Settings are needed to pick the device; join on CPU-friendly gloo first when unknown.
-        probe = settings.runtime.device if settings is not None else "auto"
-        init_distributed(resolve_device(probe, env.local_rank))
+    # Every rank reads the device from the same sources (cheap, no data generation), so all
+    # pick the same backend: gloo on CPU, NCCL on CUDA. A bad value fails on every rank alike.
+    probe = load_settings(config, overrides).runtime.device
+    init_distributed(resolve_device(probe, env.local_rank))
+    settings = resolve_settings(config, overrides) if env.is_main else None
     dumped = broadcast_object(settings.model_dump(mode="json") if settings is not None else None)
     return Settings(**dumped)  # type: ignore[arg-type]
 
