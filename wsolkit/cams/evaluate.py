@@ -57,7 +57,8 @@ def evaluate_store_report(
     """The :class:`~wsolkit.metrics.EvaluationReport` of a store (Top-1 Loc from its
     stored predictions) and its top-1/top-5 classification accuracy."""
     from wsolkit.cams.store import CamStore
-    from wsolkit.metrics import BoxEvaluator, EvaluationReport, MaskEvaluator
+    from wsolkit.metrics import EvaluationReport
+    from wsolkit.metrics.run import split_evaluators
 
     with CamStore.open(path) as store:
         store.require_complete()
@@ -68,20 +69,14 @@ def evaluate_store_report(
             mask_root = recorded_mask_root(store)
             if mask_root is None:
                 notes.append("no PxAP: the dataset's mask folder is unknown (pass --mask-root)")
-        box = None
-        if meta.boxes is not None:
-            box = BoxEvaluator(
-                meta,
-                eval_size=size,
-                cam_curve_interval=cam_curve_interval,
-                iou_thresholds=tuple(iou_thresholds),
-                multi_contour=multi_contour,
-            )
-        mask = None
-        if meta.masks is not None and mask_root is not None:
-            mask = MaskEvaluator(
-                meta, mask_root=mask_root, eval_size=size, cam_curve_interval=cam_curve_interval
-            )
+        box, mask = split_evaluators(
+            meta,
+            mask_root=mask_root,
+            eval_size=size,
+            cam_curve_interval=cam_curve_interval,
+            iou_thresholds=iou_thresholds,
+            multi_contour=multi_contour,
+        )
         for n, row in enumerate(store.scoremaps(size), start=1):
             if box is not None:
                 box.accumulate(row.scoremap, row.image_id, predicted_class=row.top1)
@@ -102,17 +97,9 @@ def evaluate_store(path: Path, *, curves: bool = True, **protocol: Any) -> dict[
     """Classification accuracy (stored top-5), box metrics with Top-1 Loc, PxAP for masks,
     in the training engine's result format."""
     report, classification = evaluate_store_report(path, **protocol)
-    out: dict[str, Any] = {"store": str(path), **classification}
-    if report.box is not None:
-        out["images"] = report.box.images
-        out["localization"] = report.box.to_dict(curves=curves)
-        out["score_name"], out["score"] = "MaxBoxAccV2", out["localization"]["max_box_acc_v2"]
-    if report.mask is not None:
-        out["mask"] = report.mask.to_dict(curves=curves)
-        out.setdefault("images", report.mask.images)
-        if report.box is None:
-            out["score_name"], out["score"] = "PxAP", out["mask"]["pxap"]
-    return out
+    result = report.box if report.box is not None else report.mask
+    images = result.images if result is not None else 0
+    return {"store": str(path), **classification, "images": images, **report.scores(curves=curves)}
 
 
 def _classification(store: Any) -> dict[str, float]:

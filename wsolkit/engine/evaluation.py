@@ -33,27 +33,18 @@ class EvalContext:
 
 
 def _evaluators(ctx: EvalContext) -> dict[str, Any]:
-    from wsolkit.metrics import BoxEvaluator, MaskEvaluator
+    from wsolkit.metrics.run import split_evaluators
 
     e = ctx.settings.eval
-    size = ctx.settings.data.eval_size
-    out: dict[str, Any] = {}
-    if ctx.metadata.boxes is not None:
-        out["box"] = BoxEvaluator(
-            ctx.metadata,
-            eval_size=size,
-            cam_curve_interval=e.cam_curve_interval,
-            iou_thresholds=tuple(e.iou_thresholds),
-            multi_contour=e.multi_contour,
-        )
-    if ctx.metadata.masks is not None and ctx.mask_root is not None:
-        out["mask"] = MaskEvaluator(
-            ctx.metadata,
-            mask_root=ctx.mask_root,
-            eval_size=size,
-            cam_curve_interval=e.cam_curve_interval,
-        )
-    return out
+    box, mask = split_evaluators(
+        ctx.metadata,
+        mask_root=ctx.mask_root,
+        eval_size=ctx.settings.data.eval_size,
+        cam_curve_interval=e.cam_curve_interval,
+        iou_thresholds=e.iou_thresholds,
+        multi_contour=e.multi_contour,
+    )
+    return {name: ev for name, ev in (("box", box), ("mask", mask)) if ev is not None}
 
 
 @torch.no_grad()
@@ -131,19 +122,13 @@ def _world() -> int:
 
 
 def _summarize(counts: np.ndarray, results: dict[str, Any], curves: bool) -> dict[str, Any]:
+    from wsolkit.metrics import EvaluationReport
+
     images = max(counts[0], 1)
-    out: dict[str, Any] = {
+    report = EvaluationReport(results.get("box"), results.get("mask"))
+    return {
         "images": int(counts[0]),
         "top1": 100.0 * counts[1] / images,
         "top5": 100.0 * counts[2] / images,
+        **report.scores(curves=curves),
     }
-    if "box" in results:
-        out["localization"] = results["box"].to_dict(curves=curves)
-        out["score_name"] = "MaxBoxAccV2"
-        out["score"] = out["localization"]["max_box_acc_v2"]
-    if "mask" in results:
-        out["mask"] = results["mask"].to_dict(curves=curves)
-        if "box" not in results:
-            out["score_name"] = "PxAP"
-            out["score"] = out["mask"]["pxap"]
-    return out

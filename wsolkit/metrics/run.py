@@ -83,6 +83,49 @@ class EvaluationReport:
             out["notes"] = list(self.notes)
         return out
 
+    def scores(self, *, curves: bool = False) -> dict[str, Any]:
+        """The training engine's result shape: ``localization`` and/or ``mask``, plus the
+        checkpoint-selection ``score`` (MaxBoxAccV2, or PxAP for a mask-only split)."""
+        out: dict[str, Any] = {}
+        if self.box is not None:
+            out["localization"] = self.box.to_dict(curves=curves)
+            out["score_name"], out["score"] = "MaxBoxAccV2", out["localization"]["max_box_acc_v2"]
+        if self.mask is not None:
+            out["mask"] = self.mask.to_dict(curves=curves)
+            if self.box is None:
+                out["score_name"], out["score"] = "PxAP", out["mask"]["pxap"]
+        return out
+
+
+def split_evaluators(
+    metadata: SplitMetadata,
+    *,
+    mask_root: Path | None,
+    eval_size: int,
+    cam_curve_interval: float,
+    iou_thresholds: Sequence[int],
+    multi_contour: bool,
+) -> tuple[BoxEvaluator | None, MaskEvaluator | None]:
+    """The evaluators a split supports: boxes if it has them, masks if it has them and
+    ``mask_root`` is known."""
+    box = mask = None
+    if metadata.boxes is not None:
+        box = BoxEvaluator(
+            metadata,
+            eval_size=eval_size,
+            cam_curve_interval=cam_curve_interval,
+            iou_thresholds=tuple(iou_thresholds),
+            multi_contour=multi_contour,
+        )
+    if metadata.masks is not None and mask_root is not None:
+        mask = MaskEvaluator(
+            metadata,
+            mask_root=mask_root,
+            eval_size=eval_size,
+            cam_curve_interval=cam_curve_interval,
+        )
+    return box, mask
+
 
 @dataclass
 class _Task:
@@ -161,31 +204,23 @@ def evaluate_scoremaps(
     NaN are counted over the whole split and then rejected in one error.
     """
     notes: list[str] = []
-    box = mask = None
-    if metadata.boxes is not None:
-        box = BoxEvaluator(
-            metadata,
-            eval_size=eval_size,
-            cam_curve_interval=cam_curve_interval,
-            iou_thresholds=iou_thresholds,
-            multi_contour=multi_contour,
-        )
-    if metadata.masks is not None:
-        if mask_root is not None:
-            mask = MaskEvaluator(
-                metadata,
-                mask_root=mask_root,
-                eval_size=eval_size,
-                cam_curve_interval=cam_curve_interval,
-            )
-        elif box is None:
+    box, mask = split_evaluators(
+        metadata,
+        mask_root=mask_root,
+        eval_size=eval_size,
+        cam_curve_interval=cam_curve_interval,
+        iou_thresholds=iou_thresholds,
+        multi_contour=multi_contour,
+    )
+    if metadata.masks is not None and mask_root is None:
+        if box is None:
             raise DataError(
                 f"{metadata.folder}: a mask split needs --mask-root (the folder its mask paths "
                 "are relative to)"
             )
         else:
             notes.append("the split also has masks: pass --mask-root to compute PxAP")
-    elif mask_root is not None:
+    elif metadata.masks is None and mask_root is not None:
         notes.append(f"--mask-root ignored: {metadata.folder} has no masks")
     if box is None and mask is None:
         raise DataError(f"{metadata.folder}: no boxes or masks to evaluate against")
