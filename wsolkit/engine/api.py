@@ -73,7 +73,9 @@ def train(
                 "resumed at epoch": payload["epoch"] if payload else None,
             }
         )
-        return trainer.fit(run)
+        summary = trainer.fit(run)
+        distributed.barrier()  # no rank leaves the group while another still uses it
+        return summary
     finally:
         distributed.shutdown()
 
