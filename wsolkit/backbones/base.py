@@ -91,7 +91,7 @@ class Backbone(nn.Module):
     """Base class of backbone plugins: named stages, a head, parameter groups, weights.
 
     Subclasses set the class attributes, build their modules, then call
-    ``self._finish(stages, head, weights)`` at the end of ``__init__`` (which
+    ``self.finish_init(stages, head, weights)`` at the end of ``__init__`` (which
     initializes every module and loads the weights). They implement
     ``stage(name)`` and ``is_new_parameter(name, recipe)``; a subclass whose
     pretrained files use other key names overrides ``map_pretrained_key``.
@@ -111,7 +111,8 @@ class Backbone(nn.Module):
     head: Head
 
     # -- construction ------------------------------------------------------------
-    def _finish(self, stages: tuple[StageInfo, ...], head: Head, weights: str | Path) -> None:
+    def finish_init(self, stages: tuple[StageInfo, ...], head: Head, weights: str | Path) -> None:
+        """The last call of a subclass's ``__init__``: set stages and head, initialize, load."""
         self.stages = stages
         self.head = head
         initialize_weights(self.modules(), self.init_mode)

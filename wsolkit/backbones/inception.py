@@ -93,7 +93,7 @@ class InceptionV3(Backbone):
         self.conv6 = _new_conv(768, 1024)
         self.conv7 = _new_conv(1024, 1024)
         head = ClassMapHead(1024, num_classes, dropout=0.5)
-        self._finish(self.stage_table(large_feature_map), head, weights)
+        self.finish_init(self.stage_table(large_feature_map), head, weights)
 
     @classmethod
     def stage_table(cls, large_feature_map: bool = False) -> tuple[StageInfo, ...]:

@@ -53,7 +53,9 @@ class ResNet50(Backbone):
         _unstride(self.layer4[0])
         if large_feature_map:
             _unstride(self.layer3[0])
-        self._finish(self.stage_table(large_feature_map), LinearHead(2048, num_classes), weights)
+        self.finish_init(
+            self.stage_table(large_feature_map), LinearHead(2048, num_classes), weights
+        )
 
     @classmethod
     def stage_table(cls, large_feature_map: bool = False) -> tuple[StageInfo, ...]:

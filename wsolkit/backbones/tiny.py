@@ -42,7 +42,7 @@ class Tiny(Backbone):
         self.conv3 = _conv_bn_relu(32, 64)
         self.conv4 = _conv_bn_relu(64, 64)
         self.conv6 = nn.Sequential(nn.Conv2d(64, 64, kernel_size=3, padding=1), nn.ReLU())
-        self._finish(self.stage_table(large_feature_map), LinearHead(64, num_classes), weights)
+        self.finish_init(self.stage_table(large_feature_map), LinearHead(64, num_classes), weights)
 
     @classmethod
     def stage_table(cls, large_feature_map: bool = False) -> tuple[StageInfo, ...]:

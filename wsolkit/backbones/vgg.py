@@ -47,7 +47,9 @@ class VGG16(Backbone):
         self.features = nn.Sequential(*layers)
         self.conv6 = nn.Conv2d(512, 1024, kernel_size=3, padding=1)
         self.relu6 = nn.ReLU(inplace=False)
-        self._finish(self.stage_table(large_feature_map), LinearHead(1024, num_classes), weights)
+        self.finish_init(
+            self.stage_table(large_feature_map), LinearHead(1024, num_classes), weights
+        )
 
     @classmethod
     def stage_table(cls, large_feature_map: bool = False) -> tuple[StageInfo, ...]:

@@ -48,7 +48,7 @@ class BareBackbone(Backbone):
         self.num_classes, self.large_feature_map = num_classes, large_feature_map
         self.conv1 = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU())
         self.conv2 = nn.Sequential(nn.Conv2d(8, 8, 3, 1, 1), nn.ReLU())
-        self._finish(self.stage_table(), ClassMapHead(8, num_classes), weights)
+        self.finish_init(self.stage_table(), ClassMapHead(8, num_classes), weights)
 
     @classmethod
     def stage_table(cls, large_feature_map: bool = False) -> tuple[StageInfo, ...]:

@@ -52,7 +52,7 @@ class FeatureTrunkBackbone(Backbone):
             for block in self.unstrided_blocks(large_feature_map)
         )
         table = self.stage_table(large_feature_map)
-        self._finish(table, LinearHead(table[-1].channels, num_classes), weights)
+        self.finish_init(table, LinearHead(table[-1].channels, num_classes), weights)
 
     def build_features(self) -> nn.Sequential:
         """torchvision's ``model.features`` (built with ``weights=None``)."""
