@@ -127,7 +127,12 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("runs/study"))
     args = parser.parse_args()
-    variants = dict(map(parse_variant, args.variant or ["cam=cam", "aligned-eil=aligned-eil"]))
+    parsed = [parse_variant(v) for v in args.variant or ["cam=cam", "aligned-eil=aligned-eil"]]
+    variants = dict(parsed)
+    if len(variants) < len(parsed):  # a repeated name would silently drop the earlier variant
+        names = [name for name, _ in parsed]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        raise SystemExit(f"--variant names must differ; repeated: {', '.join(repeated)}")
     results: dict[str, list[dict[str, float]]] = {}
     print("variant       seed " + " ".join(f"{c:>8}" for c in COLUMNS))
     for variant, overrides in variants.items():
