@@ -1,4 +1,4 @@
-"""Shared fixtures: fake plugin distributions on sys.path, registry refresh."""
+"""Shared fixtures: a clean WSOLKIT_* environment, fake plugin distributions on sys.path."""
 
 from __future__ import annotations
 
@@ -10,6 +10,24 @@ from pathlib import Path
 import pytest
 
 from wsolkit import registry
+
+
+@pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("wsolkit-cache")
+
+
+@pytest.fixture(autouse=True)
+def clean_wsolkit_environment(monkeypatch: pytest.MonkeyPatch, _session_cache: Path) -> None:
+    """Tests never see the developer's ``WSOLKIT_*`` variables (``WSOLKIT_OPTIM__EPOCHS=3
+    pytest`` must pass) and never write to their cache; a test sets what it needs with
+    ``monkeypatch.setenv``. The golden/doc refresh switches (``WSOLKIT_REGEN_*``) stay."""
+    import os
+
+    for name in list(os.environ):
+        if name.upper().startswith("WSOLKIT_") and not name.upper().startswith("WSOLKIT_REGEN_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("WSOLKIT_CACHE", str(_session_cache))
 
 
 @pytest.fixture

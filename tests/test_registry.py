@@ -106,3 +106,38 @@ def test_alias_is_shown_as_alias() -> None:
     assert infos["aligned-eil"].status == "ok", infos["aligned-eil"].error
     assert infos["bridging-gap"].alias_of == "aligned-eil"
     assert infos["aligned-eil"].alias_of is None
+
+
+@pytest.mark.parametrize(
+    ("source", "cause"),
+    [
+        ("import sys\nsys.exit(3)\n", "it called sys.exit(3) while being imported"),
+        ("raise SystemExit('no GPU here')\n", "it called sys.exit('no GPU here')"),
+        ("class Stop(BaseException):\n    pass\nraise Stop('halt')\n", "Stop: halt"),
+    ],
+)
+def test_plugins_that_exit_at_import_are_failures_like_any_other(fake_plugin, source, cause):
+    fake_plugin(
+        "exiting-wsol", {"wsolkit.methods": {"exiter": "exit_mod:Thing"}}, {"exit_mod": source}
+    )
+    described = {info.name: info for info in registry.methods.describe_all()}
+    assert described["exiter"].status == "failed"
+    assert cause in (described["exiter"].error or "")
+    assert described["cam"].status == "ok"
+    with pytest.raises(PluginError) as info:
+        registry.methods.load("exiter")
+    message = str(info.value)
+    assert "'exiter'" in message and "'exiting-wsol'" in message and cause in message
+
+
+def test_cached_description_equals_the_imported_one(fake_plugin, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("WSOLKIT_CACHE", str(tmp_path / "cache"))
+    fake_plugin(
+        "acme-wsol", {"wsolkit.backbones": {"acme": "acme_mod:Thing"}}, {"acme_mod": GOOD_MODULE}
+    )
+    imported = registry.backbones.describe_all()
+    registry.refresh_all()
+    listing = registry.plugin_listing(["backbones"])
+    assert listing.from_cache == len(imported) and listing.cache_error is None
+    assert listing.plugins["backbones"] == imported
+    assert registry.methods.describe_all(cached=True) == registry.methods.describe_all()

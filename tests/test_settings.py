@@ -18,7 +18,7 @@ def test_defaults_are_the_published_vgg16_recipe() -> None:
     s = load_settings()
     assert (s.optim.lr, s.optim.lr_classifier_ratio, s.optim.weight_decay) == (0.004, 5.0, 5e-4)
     assert s.optim.lr_decay_points == [41, 61] and s.optim.lr_decay_rate == 0.2
-    assert s.eval.iou_thresholds == [30, 50, 70]
+    assert s.eval.iou_thresholds == (30, 50, 70)
 
 
 def test_precedence_flag_over_env_over_yaml_over_default(tmp_path, monkeypatch) -> None:
@@ -127,3 +127,54 @@ def test_shipped_recipes_are_found_by_name() -> None:
     assert s.model.backbone == "resnet50" and s.model.large_feature_map is True
     with pytest.raises(SettingsError, match="Did you mean 'cub-vgg16-cam'"):
         load_settings("cub-vgg16-cams")
+
+
+def test_an_empty_set_value_is_an_error_and_null_unsets() -> None:
+    with pytest.raises(SettingsError, match=r"--set 'optim.lr=': empty value"):
+        parse_assignment("optim.lr=")
+    key, value = parse_assignment("data.dataset=null")
+    settings = load_settings(overrides={"data.dataset": "cub", key: value})
+    assert settings.data.dataset is None
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [
+        ("optim.learning_rate", "optim.lr"),
+        ("model.architecture", "model.backbone"),
+        ("eval.iou_threshold_list", "eval.iou_thresholds"),
+        ("optim.eval_size", "data.eval_size"),  # the right name in another section
+        ("optim.lrr", "optim.lr"),
+    ],
+)
+def test_unknown_keys_suggest_what_was_meant(key, meant) -> None:
+    with pytest.raises(SettingsError, match=rf"unknown setting '{key}'.*Did you mean '{meant}'"):
+        load_settings(overrides={key: 1})
+
+
+def test_malformed_json_in_a_list_variable_names_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("WSOLKIT_OPTIM__LR_DECAY_POINTS", "[41, 61")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "$WSOLKIT_OPTIM__LR_DECAY_POINTS = '[41, 61' is not valid JSON" in message
+    assert "\n" not in message
+    monkeypatch.setenv("WSOLKIT_OPTIM__LR_DECAY_POINTS", "[41, 61]")
+    assert load_settings().optim.lr_decay_points == [41, 61]
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "..", "a\\b", " "])
+def test_run_names_stay_inside_the_output_folder(name) -> None:
+    with pytest.raises(SettingsError, match=r"invalid setting runtime.run_name .*one folder name"):
+        load_settings(overrides={"runtime.run_name": name})
+    assert load_settings(overrides={"runtime.run_name": "cub-run.2"}).runtime.run_name
+
+
+def test_method_hyperparameter_typos_suggest_the_methods_own_key() -> None:
+    from wsolkit.settings.validate import method_params
+
+    settings = load_settings(overrides={"method.lamda_sim": 0.5})
+    with pytest.raises(SettingsError) as info:
+        method_params(settings)
+    assert "unknown setting 'method.lamda_sim'" in str(info.value)
+    assert "Did you mean 'method.lambda_sim'?" in str(info.value)

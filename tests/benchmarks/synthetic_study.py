@@ -98,12 +98,12 @@ def one_run(variant: str, overrides: dict[str, str], seed: int, out: Path) -> di
     assert summary is not None
     run = out / name
     store = export_cams(run, ExportOptions(out=run / "cams-test-best.h5", dtype="float32")).path
-    data_root = Path(summary["settings"]["data"]["root"])
-    best = summary["test"]["best"]
+    data_root = Path(summary.settings["data"]["root"])
+    best = summary.test["best"].to_json()
     loc = best["localization"]["max_box_acc"]
     mass = measure_part_mass(store, data_root)
     return {
-        "val": summary["best_val_score"],
+        "val": summary.best_val_score,
         "top1": best["top1"],
         "box30": loc["30"],
         "box50": loc["50"],

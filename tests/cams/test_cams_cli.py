@@ -142,3 +142,31 @@ def test_incomplete_store_needs_allow_incomplete(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0 and "incomplete" in result.output
     assert len(list((tmp_path / "o").glob("*.npy"))) == 4
+
+
+def _box_split(folder: Path, ids: list[str], labels: list[int]) -> Path:
+    boxes = {i: [(1, 1, 6, 6)] for i in ids}
+    meta = SplitMetadata(list(ids), dict(zip(ids, labels, strict=True)),
+                         dict.fromkeys(ids, (9, 9)), boxes)  # fmt: skip
+    write_split(folder, meta)
+    return folder
+
+
+def test_eval_refuses_metadata_that_disagrees_with_the_store(tmp_path: Path) -> None:
+    """``eval --cams STORE --metadata M``: M must list the store's images with its labels."""
+    store = tmp_path / "s.h5"
+    write_store(store, smooth_maps(3, 8), ids=list(IDS), labels=np.array([0, 1, 2]),
+                provenance={"split": "test", "eval_size": 24})  # fmt: skip
+    same = _box_split(tmp_path / "same", IDS, [0, 1, 2])
+    result = runner.invoke(app, ["eval", "--cams", str(store), "--metadata", str(same), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["images"] == 3
+    cases = {
+        "label": (IDS, [0, 2, 2], "labels 'a/2.jpg' as class 1"),
+        "missing": (IDS[:2], [0, 1], "holds image 'b/3.jpg', which"),
+        "extra": ([*IDS, "c/4.jpg"], [0, 1, 2, 0], "has no map of 'c/4.jpg'"),
+    }
+    for name, (ids, labels, words) in cases.items():
+        meta = _box_split(tmp_path / name, ids, labels)
+        result = runner.invoke(app, ["eval", "--cams", str(store), "--metadata", str(meta)])
+        assert words in one_error_line(result), (name, result.output)

@@ -7,12 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cams_helpers import provenance, smooth_maps, write_store
+from cams_helpers import predictions, provenance, smooth_maps, write_store
 
 from wsolkit.cams import CamStoreError, CamStoreSource
 from wsolkit.cams.npy import import_scoremaps
 from wsolkit.data.metadata import SplitMetadata, write_split
-from wsolkit.metrics import FolderSource, ScoremapFolder, evaluate_scoremaps, normalize_scoremap
+from wsolkit.metrics import (
+    EvalProtocol,
+    FolderSource,
+    ScoremapFolder,
+    evaluate_scoremaps,
+    normalize_scoremap,
+)
 
 SIZE, N = 32, 40  # N > 32: two chunks, so workers=2 really spawns a pool
 
@@ -35,10 +41,13 @@ def split(tmp_path: Path) -> SplitMetadata:
 
 
 class MemorySource:
-    """The same CAMs, normalized in memory (what evaluation does without a store)."""
+    """The same CAMs, normalized in memory (what evaluation does without a store), and the
+    classes ``write_store`` predicts for them."""
 
     def __init__(self, ids: list[str], cams: np.ndarray) -> None:
         self.maps = {i: normalize_scoremap(c, SIZE) for i, c in zip(ids, cams, strict=True)}
+        classes = predictions(len(ids))[0]
+        self.top5 = dict(zip(ids, classes, strict=True))
 
     def describe(self) -> str:
         return "memory"
@@ -46,12 +55,13 @@ class MemorySource:
     def load(self, image_id: str) -> np.ndarray:
         return self.maps[image_id]
 
+    def predictions(self, image_ids: list[str]) -> np.ndarray:
+        return np.stack([self.top5[i] for i in image_ids])
+
 
 def evaluate(source, split: SplitMetadata, workers: int = 1) -> dict:
-    report = evaluate_scoremaps(
-        source, split, eval_size=SIZE, cam_curve_interval=0.01, workers=workers
-    )
-    return report.to_dict()
+    protocol = EvalProtocol(eval_size=SIZE, cam_curve_interval=0.01)
+    return evaluate_scoremaps(source, split, protocol, workers=workers).to_dict()
 
 
 def test_raw_store_evaluates_like_the_cams_in_memory(tmp_path: Path, split: SplitMetadata) -> None:

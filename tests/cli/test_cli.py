@@ -126,8 +126,54 @@ def test_cli_import_does_not_import_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_list_with_a_warm_cache_does_not_import_torch() -> None:
+    from wsolkit.registry import plugin_listing
+
+    plugin_listing()  # warm the cache (this process may import torch)
+    code = (
+        "import sys\n"
+        "from wsolkit.cli import app\n"
+        "for args in (['list'], ['list', '--json']):\n"
+        "    app(args, prog_name='wsolkit', standalone_mode=False)\n"
+        "print('torch' in sys.modules, 'wsolkit.methods' in sys.modules, file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stderr.strip() == "False False", out.stderr
+    assert "aligned-eil" in out.stdout and "description(s) from the cache" in out.stdout
+
+
 def test_python_dash_m_runs_the_app() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "wsolkit", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == f"wsolkit {__version__}"
+
+
+def _commands(command, path=()):
+    """Every (path, click command) of the app, groups included."""
+    yield path, command
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from _commands(sub, (*path, name))
+
+
+def test_help_texts_keep_their_angle_bracket_placeholders() -> None:
+    """rich's markdown mode eats ``<split>``-like words as HTML tags (``cams-<split>.h5``
+    became ``cams-.h5``): every placeholder written in a help text must reach ``--help``."""
+    import re
+
+    import typer
+
+    from wsolkit.cli import app as the_app
+
+    root = typer.main.get_command(the_app)
+    lost = []
+    for path, command in _commands(root):
+        texts = [command.help or "", command.epilog or ""]
+        texts += [getattr(p, "help", None) or "" for p in command.params]
+        placeholders = {m for text in texts for m in re.findall(r"<[A-Za-z_][^<>\n]*>", text)}
+        if not placeholders:
+            continue
+        result = runner.invoke(the_app, [*path, "--help"])
+        flat = " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())  # no panel borders
+        lost += [f"{' '.join(path)}: {p}" for p in placeholders if " ".join(p.split()) not in flat]
+    assert not lost, f"placeholders lost in --help: {lost}"

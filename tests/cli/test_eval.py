@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from wsolkit.cli import app
 from wsolkit.data.metadata import read_split
-from wsolkit.metrics import BoxEvaluator, FolderSource, ScoremapFolder
+from wsolkit.metrics import BoxEvaluator, EvalProtocol, FolderSource, ScoremapFolder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
 from metric_cases import make_box_split, make_mask_split  # noqa: E402
@@ -51,7 +51,7 @@ def test_json_is_one_object_with_the_spec_keys(box_split: tuple[Path, Path]) -> 
     assert data["images"] == 8 and len(data["curves"]["box_acc"]["50"]) == 100
     # The same numbers as the library, to the last digit.
     split = read_split(meta, require_localization=True)
-    evaluator = BoxEvaluator(split, eval_size=48, cam_curve_interval=0.01)
+    evaluator = BoxEvaluator(split, EvalProtocol(eval_size=48, cam_curve_interval=0.01))
     source = FolderSource(ScoremapFolder.scan(maps, split.image_ids), 48)
     for image_id in split.image_ids:
         evaluator.accumulate(source.load(image_id), image_id)

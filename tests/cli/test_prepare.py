@@ -292,3 +292,56 @@ def test_help_has_an_example(command: str) -> None:
     assert result.exit_code == 0
     assert f"wsolkit prepare {command} ~/data/" in result.output
     assert "--out" in result.output and "--overwrite" in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "placeholders"),
+    [
+        ("folder", ["ROOT/CLASS/NAME.jpg", "ROOT/train|val|test/CLASS/NAME.jpg"]),
+        ("imagenet", ["train/WNID/NAME.JPEG", "val/NAME.JPEG"]),
+        ("openimages", ["ID_mCLASS_HASH.png", "ID_ignore.png", "val/CLASS/ layout"]),
+        ("cub", ["NNN.Class/ID.jpg"]),
+    ],
+)
+def test_help_keeps_its_placeholders(command: str, placeholders: list[str]) -> None:
+    # rich's markdown mode drops <tags> and turns *...* into emphasis: ROOT/<class>/*.jpg -> ROOT//.jpg
+    result = runner.invoke(app, ["prepare", command, "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0
+    for text in placeholders:
+        assert text in result.output, (text, result.output)
+    assert "//" not in result.output.replace("://", "")
+
+
+def test_prepare_folder_out_in_a_class_folder_is_one_line(pets: Path) -> None:
+    result = runner.invoke(app, ["prepare", "folder", str(pets), "--out", str(pets / "cat")])
+    _assert_one_line_error(result, f"the output folder {pets / 'cat'} is a folder of your", "--out")
+    assert sorted(p.name for p in (pets / "cat").iterdir()) == ["img0.png", "img1.png", "img2.png"]
+
+
+def test_prepare_folder_non_utf8_name_is_one_line(pets: Path) -> None:
+    trees.write_bytes_named(pets / "dog", b"d\xf6g.png", (pets / "dog" / "img0.png").read_bytes())
+    result = runner.invoke(app, ["prepare", "folder", str(pets)])
+    _assert_one_line_error(result, f"{pets / 'dog'}: the file name b'd\\xf6g.png' is not UTF-8")
+    assert not (pets / "wsolkit").exists()
+
+
+def test_prepare_folder_huge_image_is_one_line_and_skippable(pets: Path) -> None:
+    trees.write_huge_png(pets / "cat" / "huge.png", 14000, 14000)
+    result = runner.invoke(app, ["prepare", "folder", str(pets)])
+    _assert_one_line_error(
+        result, "huge.png: image too large to decode safely", "--skip-bad-images"
+    )
+    assert not (pets / "wsolkit").exists()
+    result = runner.invoke(app, ["prepare", "folder", str(pets), "--skip-bad-images", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["skipped"] == 1
+
+
+def test_prepare_folder_inf_box_is_one_line(pets: Path) -> None:
+    with open(pets / "boxes.csv", "a") as fh:
+        fh.write("dog/img1.png,1,1,inf,5\n")
+    result = runner.invoke(
+        app, ["prepare", "folder", str(pets), "--boxes", str(pets / "boxes.csv")]
+    )
+    _assert_one_line_error(result, f"{pets / 'boxes.csv'}:7: x1 'inf' is not a finite number")
+    assert not (pets / "wsolkit").exists()

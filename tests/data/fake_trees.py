@@ -7,6 +7,9 @@ Loaded by path (``load_fake_trees()``) from tests outside this folder, since
 from __future__ import annotations
 
 import importlib.util
+import os
+import struct
+import zlib
 from pathlib import Path
 
 from PIL import Image
@@ -158,6 +161,40 @@ def make_openimages(root: Path) -> Path:
                     mask.save(folder / f"{image_id}_m{cls}_{h:08x}.png")
                 Image.new("L", (40, 30), 0).save(folder / f"{image_id}_ignore.png")
     return root
+
+
+def write_huge_png(path: Path, width: int, height: int) -> Path:
+    """A valid black 1-bit PNG of any size, compressed row by row: 14000×14000 (196 Mpx,
+    over twice PIL's default ``MAX_IMAGE_PIXELS``) is a 24 kB file written in ~0.1 s."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def write_bytes_named(folder: Path, name: bytes, data: bytes) -> Path:
+    """A file whose name is raw bytes (e.g. Latin-1 ``caf\\xe9.jpg``, not UTF-8); the test is
+    skipped where the file system refuses such names."""
+    import pytest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    target = os.fsencode(folder) + b"/" + name
+    try:
+        with open(target, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:  # e.g. macOS APFS, Windows: names must be Unicode
+        pytest.skip(f"this file system refuses a non-UTF-8 file name ({exc})")
+    return Path(os.fsdecode(target))
 
 
 def load_fake_trees():

@@ -16,10 +16,13 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("WSOLKIT_CACHE", str(path))
-        yield path
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def _use_the_module_cache(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One cache for the module's tests: the embedded data is generated once."""
+    monkeypatch.setenv("WSOLKIT_CACHE", str(cache))
 
 
 def test_default_train_path_on_a_reduced_size(cache, tmp_path) -> None:

@@ -15,7 +15,7 @@ from wsolkit.data.metadata import read_split
 from wsolkit.engine.api import train
 from wsolkit.engine.checkpoint import load_checkpoint, save_checkpoint
 from wsolkit.engine.export import ExportOptions, export_cams
-from wsolkit.metrics import evaluate_scoremaps
+from wsolkit.metrics import EvalProtocol, evaluate_scoremaps
 
 runner = CliRunner()
 
@@ -57,7 +57,8 @@ def test_store_holds_the_split_and_evaluates_like_training(run, tmp_path) -> Non
         assert list(store.labels) == [meta.labels[i] for i in meta.image_ids]
         assert store.provenance.backbone == "tiny" and store.provenance.split == "test"
     with CamStoreSource(out) as source:
-        report = evaluate_scoremaps(source, meta, eval_size=32, cam_curve_interval=0.01)
+        protocol = EvalProtocol(eval_size=32, cam_curve_interval=0.01)
+        report = evaluate_scoremaps(source, meta, protocol)
     # The run's own test evaluation of the last checkpoint used the same CAMs in memory.
     last = {r["checkpoint"]: r for r in _records(run) if r["kind"] == "test"}["last"]
     assert report.box is not None

@@ -11,7 +11,13 @@ from metric_cases import KINDS, generate_map
 
 from wsolkit.data.metadata import MaskAnnotation, SplitMetadata
 from wsolkit.errors import DataError
-from wsolkit.metrics import BoxEvaluator, ClassificationAccuracy, MaskEvaluator, score_histogram
+from wsolkit.metrics import (
+    BoxEvaluator,
+    ClassificationAccuracy,
+    EvalProtocol,
+    MaskEvaluator,
+    score_histogram,
+)
 from wsolkit.metrics.pxap import pxap_bin_edges, pxap_from_histograms
 
 
@@ -32,7 +38,7 @@ def _square(lo: int, hi: int, size: int = 32) -> np.ndarray:
 def test_box_result_by_hand() -> None:
     # GT (20, 20, 60, 60) in a 100x100 image -> (6, 6, 19, 19) on a 32 grid (int(20*32/100)=6).
     meta = _box_split(2)
-    evaluator = BoxEvaluator(meta, eval_size=32, cam_curve_interval=0.25)
+    evaluator = BoxEvaluator(meta, EvalProtocol(eval_size=32, cam_curve_interval=0.25))
     np.testing.assert_array_equal(evaluator.gt_boxes["c/0.jpg"], [[6, 6, 19, 19]])
     evaluator.accumulate(_square(6, 19), "c/0.jpg", predicted_class=0)  # box 6..19 exactly
     evaluator.accumulate(np.zeros((32, 32)), "c/1.jpg", predicted_class=0)  # (0,0,0,0); wrong class
@@ -53,7 +59,7 @@ def test_box_result_by_hand() -> None:
 
 
 def test_top1_loc_is_absent_without_predictions_for_every_image() -> None:
-    evaluator = BoxEvaluator(_box_split(2), eval_size=32, cam_curve_interval=0.5)
+    evaluator = BoxEvaluator(_box_split(2), EvalProtocol(eval_size=32, cam_curve_interval=0.5))
     evaluator.accumulate(_square(6, 19), "c/0.jpg", predicted_class=0)
     evaluator.accumulate(_square(6, 19), "c/1.jpg")
     assert evaluator.compute().top1_loc() is None
@@ -63,8 +69,9 @@ def test_merged_shards_equal_one_evaluator() -> None:
     rng = np.random.default_rng(0)
     meta = _box_split(6)
     maps = [generate_map(rng, KINDS[i], (40, 40)) for i in range(6)]
-    whole = BoxEvaluator(meta, eval_size=40, cam_curve_interval=0.01)
-    shards = [BoxEvaluator(meta, eval_size=40, cam_curve_interval=0.01) for _ in range(2)]
+    protocol = EvalProtocol(eval_size=40, cam_curve_interval=0.01)
+    whole = BoxEvaluator(meta, protocol)
+    shards = [BoxEvaluator(meta, protocol) for _ in range(2)]
     for k, (image_id, scoremap) in enumerate(zip(meta.image_ids, maps, strict=True)):
         whole.accumulate(scoremap, image_id, k % 3)
         shards[k % 2].accumulate(scoremap, image_id, k % 3)
@@ -76,7 +83,7 @@ def test_merged_shards_equal_one_evaluator() -> None:
 
 
 def test_box_evaluator_errors_name_the_problem() -> None:
-    evaluator = BoxEvaluator(_box_split(1), eval_size=32)
+    evaluator = BoxEvaluator(_box_split(1), EvalProtocol(eval_size=32))
     with pytest.raises(DataError, match="no score map was accumulated"):
         evaluator.compute()
     with pytest.raises(DataError, match="'c/9.jpg' is not in the metadata"):
@@ -84,7 +91,7 @@ def test_box_evaluator_errors_name_the_problem() -> None:
     with pytest.raises(DataError, match="is 16x16, expected 32x32"):
         evaluator.accumulate(np.zeros((16, 16)), "c/0.jpg")
     with pytest.raises(ValueError, match="different thresholds"):
-        evaluator.merge_state(BoxEvaluator(_box_split(1), cam_curve_interval=0.01).state())
+        evaluator.merge_state(BoxEvaluator(_box_split(1), EvalProtocol(cam_curve_interval=0.01)).state())
 
 
 def test_histogram_equals_numpy_on_edges_and_random_scores() -> None:
@@ -127,7 +134,9 @@ def test_mask_evaluator_ignores_the_ignore_region(tmp_path: Path) -> None:
         {"a.jpg": (20, 10)},
         masks={"a.jpg": MaskAnnotation(["m.png"], "i.png")},
     )
-    evaluator = MaskEvaluator(meta, mask_root=tmp_path, eval_size=20, cam_curve_interval=0.1)
+    evaluator = MaskEvaluator(
+        meta, EvalProtocol(eval_size=20, cam_curve_interval=0.1), mask_root=tmp_path
+    )
     scoremap = np.zeros((20, 20))
     scoremap[:, :10] = 0.9  # the foreground columns
     scoremap[:, 10:15] = 0.95  # ignored: would lower precision if counted
@@ -140,22 +149,25 @@ def test_mask_evaluator_ignores_the_ignore_region(tmp_path: Path) -> None:
             {"a.jpg": (20, 10)},
             masks={"a.jpg": MaskAnnotation(["nope.png"])},
         )
-        MaskEvaluator(bad, mask_root=tmp_path, eval_size=20).accumulate(scoremap, "a.jpg")
+        MaskEvaluator(bad, EvalProtocol(eval_size=20), mask_root=tmp_path).accumulate(
+            scoremap, "a.jpg"
+        )
 
 
 def test_classification_top1_top5() -> None:
     accuracy = ClassificationAccuracy()
     scores = np.array([[0.1, 0.9, 0.0, 0.0, 0.0, 0.0], [0.6, 0.1, 0.2, 0.05, 0.03, 0.02]])
-    accuracy.accumulate(scores, np.array([1, 5]))  # first: top-1; second: rank 6 of 6
+    ranked = np.argsort(-scores, axis=1, kind="stable")[:, :5]  # the classes, best first
+    accuracy.accumulate(ranked, np.array([1, 5]))  # first: top-1; second: rank 6 of 6
     other = ClassificationAccuracy()
-    other.accumulate(scores[1:], np.array([2]))  # rank 2: top-5 only
+    other.accumulate(ranked[1:], np.array([2]))  # rank 2: top-5 only
     accuracy.merge_state(other.state())
     result = accuracy.compute()
     assert result.to_dict() == {"top1": 100 / 3, "top5": 200 / 3, "images": 3}
 
 
 def test_accumulate_rejects_nan_and_out_of_range_maps_like_the_canonical_check() -> None:
-    evaluator = BoxEvaluator(_box_split(1), eval_size=8)
+    evaluator = BoxEvaluator(_box_split(1), EvalProtocol(eval_size=8))
     for bad in (np.full((8, 8), np.nan), np.full((8, 8), -0.1), np.full((8, 8), 1.01)):
         with pytest.raises(DataError, match="must hold values in \\[0, 1\\] without NaN"):
             evaluator.accumulate(bad, "c/0.jpg")

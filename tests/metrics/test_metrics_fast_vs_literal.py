@@ -10,7 +10,13 @@ from literal_metrics import literal_correct_counts, literal_image_ious
 from metric_cases import KINDS, generate_boxes, generate_map
 
 from wsolkit.data.metadata import SplitMetadata
-from wsolkit.metrics import BoxEvaluator, cam_thresholds, contour_boxes, inclusive_iou
+from wsolkit.metrics import (
+    BoxEvaluator,
+    EvalProtocol,
+    cam_thresholds,
+    contour_boxes,
+    inclusive_iou,
+)
 from wsolkit.metrics.contours import level_ious, threshold_ious
 
 
@@ -71,7 +77,8 @@ def test_box_evaluator_counts_equal_the_literal_counts() -> None:
     meta = SplitMetadata(ids, dict.fromkeys(ids, 0), dict.fromkeys(ids, (56, 56)), boxes=boxes)
     for multi_contour in (True, False):
         evaluator = BoxEvaluator(
-            meta, eval_size=56, cam_curve_interval=0.005, multi_contour=multi_contour
+            meta,
+            EvalProtocol(eval_size=56, cam_curve_interval=0.005, multi_contour=multi_contour),
         )
         for image_id, scoremap in zip(ids, maps, strict=True):
             evaluator.accumulate(scoremap, image_id)

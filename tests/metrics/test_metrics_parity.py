@@ -9,6 +9,11 @@ seeds (reference code run outside the repository, OpenCV 5.0, numpy 2). The
 tests regenerate the cases and recompute wsolkit's numbers; they must agree
 exactly (``==`` on floats). ``counts`` fingerprints the canonical count
 curves: (sum of counts, sum of counts × threshold index) per IoU level.
+
+Regenerate with: ``python tests/parity/regenerate_metric_goldens.py
+--wsolevaluation PATH --bridging-gap PATH`` (your own clones; it prints BOX,
+PXAP and NORMALIZE_CHECKSUMS as laid out here). Add ``--check`` to compare the
+reference code's numbers with these instead (exit status 1 on any difference).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from metric_cases import PARITY_KINDS, make_box_split, make_mask_split
 from wsolkit.data.metadata import read_split
 from wsolkit.metrics import (
     BoxEvaluator,
+    EvalProtocol,
     FolderSource,
     MaskEvaluator,
     ScoremapFolder,
@@ -114,7 +120,9 @@ def test_box_metrics_equal_the_canonical_ones(splits: Path, key: tuple) -> None:
     meta = read_split(splits / name / "meta", require_localization=True)
     predicted = json.loads((splits / name / "predicted.json").read_text())
     source = FolderSource(ScoremapFolder.scan(splits / name / "scoremaps", meta.image_ids), 224)
-    evaluator = BoxEvaluator(meta, cam_curve_interval=interval, multi_contour=multi_contour)
+    evaluator = BoxEvaluator(
+        meta, EvalProtocol(cam_curve_interval=interval, multi_contour=multi_contour)
+    )
     for image_id in meta.image_ids:
         evaluator.accumulate(source.load(image_id), image_id, predicted[image_id])
     result = evaluator.compute()
@@ -132,7 +140,7 @@ def test_box_metrics_equal_the_canonical_ones(splits: Path, key: tuple) -> None:
 def test_folder_evaluation_with_workers_equals_the_canonical_json(splits: Path) -> None:
     meta = read_split(splits / "box" / "meta", require_localization=True)
     source = FolderSource(ScoremapFolder.scan(splits / "box" / "scoremaps", meta.image_ids), 224)
-    report = evaluate_scoremaps(source, meta, cam_curve_interval=0.01, workers=2)
+    report = evaluate_scoremaps(source, meta, EvalProtocol(cam_curve_interval=0.01), workers=2)
     data = report.to_dict()
     golden = BOX[("box", True, 0.01)]
     assert data["max_box_acc_v2"] == golden["v2"]
@@ -144,7 +152,7 @@ def test_folder_evaluation_with_workers_equals_the_canonical_json(splits: Path) 
 def test_pxap_equals_the_canonical_one(splits: Path, interval: float) -> None:
     meta = read_split(splits / "mask" / "meta", require_localization=True)
     evaluator = MaskEvaluator(
-        meta, mask_root=splits / "mask" / "masks", cam_curve_interval=interval
+        meta, EvalProtocol(cam_curve_interval=interval), mask_root=splits / "mask" / "masks"
     )
     for image_id in meta.image_ids:
         evaluator.accumulate(np.load(splits / "mask" / "scoremaps" / f"{image_id}.npy"), image_id)

@@ -233,3 +233,53 @@ def test_gallery_of_two_stores(tmp_path) -> None:
     )  # header + 4 rows; image + 2 stores
     result_ = runner.invoke(app, ["compare", str(stores[0]), "--gallery", str(out)])
     assert result_.exit_code == 0
+
+
+def test_long_run_names_fit_80_columns_with_a_key_below(tmp_path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from wsolkit.report import compare as cmp
+    from wsolkit.report.tables import compare_tables
+
+    names = ["synthetic-tiny-aligned-eil-20261201-225736", "synthetic-tiny-cam-20261201-230101"]
+    runs = [
+        make_run(tmp_path, names[0], "synthetic", "aligned-eil",
+                 result(94.5, (99.5, 65.0, 19.5), 38.0, 35), result(94.7, (99.4, 64.0, 19.0), 37.5, 33)),
+        make_run(tmp_path, names[1], "synthetic", "cam",
+                 result(94.1, (99.0, 60.5, 9.5), 46.1, 20), result(94.0, (99.0, 60.0, 9.0), 46.0, 22)),
+    ]  # fmt: skip
+    rows = [row for run in runs for row in cmp.read_run(run)]
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=80, highlight=False, color_system=None)
+    for table in compare_tables(rows):
+        console.print(table)
+    text = buffer.getvalue()
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    short = cmp.short_names(names)
+    assert short == {names[0]: "aligned-…-225736", names[1]: "cam-2026…-230101"}
+    body = [line for line in lines if line.startswith(tuple(short.values())) and "=" not in line]
+    assert len(body) == 4 and all(" best " in line or " last " in line for line in body)
+    assert all(line.rstrip().endswith(("38.00", "37.50", "46.10", "46.00")) for line in body)
+    assert f"{short[names[0]]} = {names[0]}" in text.replace("\n", " ")
+
+
+def test_the_plot_names_each_curve_once() -> None:
+    from wsolkit.report.compare import CompareRow
+    from wsolkit.report.figures import _distinct_curves
+
+    def row(name: str, checkpoint: str, source: str, curve: list[float]) -> CompareRow:
+        return CompareRow(name, source, "synthetic", "test", "tiny", "cam", checkpoint,
+                          curve_50=curve, thresholds=[0.0, 0.5])  # fmt: skip
+
+    rows = [
+        row("r", "best", "runs/r", [10.0, 20.0]),
+        row("r", "last", "runs/r", [10.0, 20.0]),  # best is the last epoch: the same curve
+        row("r", "best", "runs/r/cams-test-best.h5", [10.0, 20.0]),
+        row("s", "last", "runs/s", [30.0, 5.0]),
+    ]
+    curves = _distinct_curves(rows, {"r": "r", "s": "s"})
+    assert list(curves.values()) == [["r · best · run", "r · last · run", "r · best · store"],
+                                     ["s · last · run"]]  # fmt: skip

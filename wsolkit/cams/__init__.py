@@ -14,7 +14,7 @@ The schema is documented in docs/cam-store.md (format ``wsolkit-cams/1``).
 
 from __future__ import annotations
 
-from wsolkit.cams.errors import CamStoreError
+from wsolkit.cams.errors import CamStoreError, DamagedStoreError
 from wsolkit.cams.schema import FORMAT, Layout, Provenance
 from wsolkit.cams.source import CamStoreSource
 from wsolkit.cams.store import CamRow, CamStore, ScoreMapRow
@@ -28,6 +28,7 @@ __all__ = [
     "CamStoreError",
     "CamStoreSource",
     "CamStoreWriter",
+    "DamagedStoreError",
     "Layout",
     "Provenance",
     "ScoreMapRow",

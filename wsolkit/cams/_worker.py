@@ -7,13 +7,19 @@ compressed (in a small thread pool: zlib releases the GIL) and written with
 flush the data, ``fsync``, then raise the ``rows_done`` attribute and flush
 again. A reader trusts only ``rows_done``, so a process killed at any point
 leaves rows that are either committed and valid or not counted.
+
+Before each write the sink checks that the disk has room for it and for the
+next commit (:func:`wsolkit.cams.disk.check_room`); a failed HDF5 call marks
+the sink ``broken`` and freezes the file (:func:`wsolkit.cams.disk.freeze`), so
+that a full disk leaves the file as a killed process would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +27,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from wsolkit.cams.errors import CamStoreError
+from wsolkit.cams.disk import check_room, freeze
+from wsolkit.cams.errors import CamStoreError, DamagedStoreError
 from wsolkit.cams.schema import (
     CAMS,
     COMPLETE,
@@ -56,6 +63,8 @@ class Chunk:
     end: int
     cams: np.ndarray  # R×H×W
     topk: np.ndarray | None  # R×k×H×W
+    classes: np.ndarray  # (end - start)×5 int32
+    scores: np.ndarray  # (end - start)×5 float32
 
 
 def to_numpy(value: Any) -> np.ndarray:
@@ -86,6 +95,13 @@ class ChunkSink:
         self.level, self.progress = level, progress
         self.rows_done = start  # committed
         self.written = start  # rows whose chunk is written (committed or not)
+        self.broken = False  # an HDF5 write failed: the file is frozen, commit no more
+        # Held open for the writer's life: a dataset closed mid-run may flush, and a
+        # failure there would surface only as an ignored exception.
+        self.cams = file[CAMS]
+        self.topk = file[TOPK_CAMS] if layout.topk else None
+        self.classes = file[TOP5_CLASSES] if layout.predictions else None
+        self.scores = file[TOP5_SCORES] if layout.predictions else None
         self.pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
         r, (h, w), k = layout.chunk_rows, layout.map_shape, layout.topk
         self.chunk_start = start - start % r
@@ -99,12 +115,29 @@ class ChunkSink:
 
     def _prefill(self) -> None:
         rows = slice(self.chunk_start, self.chunk_start + self.fill)
-        self.stage[: self.fill] = self.file[CAMS][rows]
-        if self.stage_topk is not None:
-            self.stage_topk[: self.fill] = self.file[TOPK_CAMS][rows]
-        if self.layout.predictions:
-            self.stage_classes[: self.fill] = self.file[TOP5_CLASSES][rows]
-            self.stage_scores[: self.fill] = self.file[TOP5_SCORES][rows]
+        try:
+            self.stage[: self.fill] = self.cams[rows]
+            if self.stage_topk is not None and self.topk is not None:
+                self.stage_topk[: self.fill] = self.topk[rows]
+            if self.classes is not None and self.scores is not None:
+                self.stage_classes[: self.fill] = self.classes[rows]
+                self.stage_scores[: self.fill] = self.scores[rows]
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise DamagedStoreError(
+                self.file.filename,
+                f"committed rows {rows.start}..{rows.stop - 1} cannot be read "
+                f"({str(exc).splitlines()[0][:200]}); the file is damaged",
+            ) from None
+
+    @contextlib.contextmanager
+    def _io(self) -> Iterator[None]:
+        """Around every HDF5 write: on failure mark the sink broken and freeze the file."""
+        try:
+            yield
+        except BaseException:
+            self.broken = True
+            freeze(self.file)
+            raise
 
     def convert(self, cams: Any, classes: Any, scores: Any, topk: Any) -> Rows:
         """Numpy arrays in the store's dtypes; float16 overflow is an error, not ``inf``."""
@@ -155,12 +188,15 @@ class ChunkSink:
 
     def _take_chunk(self) -> Chunk:
         start, fill = self.chunk_start, self.fill
-        if self.layout.predictions:
-            rows = slice(start, start + fill)
-            self.file[TOP5_CLASSES][rows] = self.stage_classes[:fill]
-            self.file[TOP5_SCORES][rows] = self.stage_scores[:fill]
         topk = self.stage_topk.copy() if self.stage_topk is not None else None
-        chunk = Chunk(start, start + fill, self.stage.copy(), topk)
+        chunk = Chunk(
+            start,
+            start + fill,
+            self.stage.copy(),
+            topk,
+            self.stage_classes[:fill].copy(),
+            self.stage_scores[:fill].copy(),
+        )
         self.chunk_start, self.fill = start + self.layout.chunk_rows, 0
         self.stage[:] = 0
         if self.stage_topk is not None:
@@ -168,6 +204,7 @@ class ChunkSink:
         return chunk
 
     def _write(self, chunks: list[Chunk]) -> None:
+        """Compress, check the room, then write predictions and maps chunk by chunk."""
         if not chunks:
             return
         blocks = [c.cams for c in chunks] + [c.topk for c in chunks if c.topk is not None]
@@ -175,12 +212,19 @@ class ChunkSink:
             encoded = list(self.pool.map(self._encode, blocks))
         else:
             encoded = [self._encode(b) for b in blocks]
-        cams, topk = self.file[CAMS], self.file[TOPK_CAMS] if self.layout.topk else None
-        for i, chunk in enumerate(chunks):
-            cams.id.write_direct_chunk((chunk.start, 0, 0), encoded[i])
-            if topk is not None:
-                topk.id.write_direct_chunk((chunk.start, 0, 0, 0), encoded[len(chunks) + i])
-            self.written = chunk.end  # only now may a commit count these rows
+        predictions = sum(c.classes.nbytes + c.scores.nbytes for c in chunks)
+        check_room(self.file.filename, sum(map(len, encoded)) + predictions)
+        with self._io():
+            for i, chunk in enumerate(chunks):
+                rows = slice(chunk.start, chunk.end)
+                if self.classes is not None and self.scores is not None:
+                    self.classes[rows] = chunk.classes
+                    self.scores[rows] = chunk.scores
+                self.cams.id.write_direct_chunk((chunk.start, 0, 0), encoded[i])
+                if self.topk is not None:
+                    where = (chunk.start, 0, 0, 0)
+                    self.topk.id.write_direct_chunk(where, encoded[len(chunks) + i])
+                self.written = chunk.end  # only now may a commit count these rows
         if self.progress is not None:
             self.progress(self.written, self.total)
 
@@ -194,14 +238,18 @@ class ChunkSink:
 
     def commit(self) -> None:
         """Make every written row durable, then count it in ``rows_done``."""
-        if self.written == self.rows_done:
+        if self.written == self.rows_done or self.broken:
             return
-        self.file.flush()
-        os.fsync(self.file.id.get_vfd_handle())
-        self.file.attrs[ROWS_DONE] = self.written
-        if self.written == self.total:
-            self.file.attrs[COMPLETE] = True
-        self.file.flush()
+        with self._io():
+            self.file.flush()
+            os.fsync(self.file.id.get_vfd_handle())
+            # modify() writes in place; assigning would add and rename an attribute,
+            # which can move the root object header (a partial flush then breaks it).
+            self.file.attrs.modify(ROWS_DONE, self.written)
+            if self.written == self.total:
+                self.file.attrs.modify(COMPLETE, True)
+            self.file.flush()
+            os.fsync(self.file.id.get_vfd_handle())
         self.rows_done = self.written
 
     def close(self) -> None:

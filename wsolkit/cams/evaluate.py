@@ -1,23 +1,30 @@
 """Every metric of a split from a CAM store alone: no model, no images.
 
-The result has the shape of the training engine's evaluation (``top1``,
-``top5``, ``localization``, ``mask``, ``score``), so runs and stores compare
-directly.
+The store is a score-map source of :func:`wsolkit.metrics.evaluate_scoremaps`
+(with its stored predictions, so accuracy and Top-1 Loc come too): the same
+evaluation loop as training and score-map folders, optionally in worker
+processes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wsolkit.cams.errors import CamStoreError
+from wsolkit.data.metadata import SplitMetadata
+from wsolkit.metrics.report import EvaluationReport
+from wsolkit.settings.protocol import EvalProtocol
 
 
-def store_metadata(store: Any, metadata: Path | None) -> Any:
-    """The metadata split of a store: ``metadata`` if given, else the folder it records."""
+def store_metadata(store: Any, metadata: Path | None) -> SplitMetadata:
+    """The metadata split of a store: ``metadata`` if given, else the folder it records.
+
+    The split must list the store's images with the store's labels: a store is
+    never scored against another split (the first disagreeing image is named).
+    """
     from wsolkit.data.metadata import read_split
 
     folder = metadata or (Path(store.provenance.metadata) if store.provenance.metadata else None)
@@ -27,7 +34,38 @@ def store_metadata(store: Any, metadata: Path | None) -> Any:
             f"the metadata folder of its split is unknown or gone ({folder or 'not recorded'}); "
             "pass --metadata SPLIT_DIR",
         )
-    return read_split(folder, require_localization=True)
+    split = read_split(folder, require_localization=True)
+    check_same_images(store, split)
+    return split
+
+
+def check_same_images(store: Any, split: SplitMetadata) -> None:
+    """Refuse a split whose images or labels differ from the store's, naming the first one."""
+    ids, labels = store.planned_ids, store.planned_labels
+    where = split.folder or "the metadata"
+    listed = set(split.image_ids)
+    for image_id in ids:
+        if image_id not in listed:
+            raise CamStoreError(
+                store.path,
+                f"holds image '{image_id}', which {where} does not list; evaluate the store "
+                "with the metadata split it was exported for",
+            )
+    if len(split.image_ids) != len(ids):
+        stored = set(ids)
+        extra = next(i for i in split.image_ids if i not in stored)
+        raise CamStoreError(
+            store.path,
+            f"has no map of '{extra}', which {where} lists ({len(split.image_ids)} images, the "
+            f"store {len(ids)}); evaluate it with the metadata split it was exported for",
+        )
+    for image_id, label in zip(ids, np.asarray(labels).tolist(), strict=True):
+        if split.labels[image_id] != label:
+            raise CamStoreError(
+                store.path,
+                f"labels '{image_id}' as class {label}, {where} as class "
+                f"{split.labels[image_id]}; evaluate it with the metadata it was exported for",
+            )
 
 
 def recorded_mask_root(store: Any) -> Path | None:
@@ -44,73 +82,52 @@ def recorded_mask_root(store: Any) -> Path | None:
         return None
 
 
-def evaluate_store_report(
+def recorded_protocol(store: Any) -> EvalProtocol:
+    """The protocol the store's run was evaluated with (the canonical one when unknown), at
+    the store's evaluation size."""
+    size = store.resolve_eval_size(None)
+    if not store.provenance.settings:
+        return EvalProtocol(eval_size=size)
+    from wsolkit.settings import Settings
+
+    try:
+        settings = Settings.model_validate_json(store.provenance.settings)
+    except Exception:  # noqa: BLE001 - settings of another wsolkit version: the canonical one
+        return EvalProtocol(eval_size=size)
+    return settings.protocol.with_eval_size(size)
+
+
+def evaluate_store(
     path: Path,
+    protocol: EvalProtocol | None = None,
     *,
     metadata: Path | None = None,
     mask_root: Path | None = None,
-    cam_curve_interval: float = 0.001,
-    iou_thresholds: Sequence[int] = (30, 50, 70),
-    multi_contour: bool = True,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[Any, dict[str, float]]:
-    """The :class:`~wsolkit.metrics.EvaluationReport` of a store (Top-1 Loc from its
-    stored predictions) and its top-1/top-5 classification accuracy."""
+    workers: int = 1,
+    progress: Any = None,
+) -> EvaluationReport:
+    """Accuracy and Top-1 Loc (from the stored predictions), box metrics and PxAP of a store.
+
+    ``protocol`` defaults to the one its run was evaluated with
+    (:func:`recorded_protocol`); the mask folder to the dataset's it records.
+    """
+    from wsolkit.cams.source import CamStoreSource
     from wsolkit.cams.store import CamStore
-    from wsolkit.metrics import EvaluationReport
-    from wsolkit.metrics.run import split_evaluators
+    from wsolkit.metrics import evaluate_scoremaps
 
     with CamStore.open(path) as store:
         store.require_complete()
-        meta = store_metadata(store, metadata)
-        size = store.resolve_eval_size(None)
-        notes = []
-        if meta.masks is not None and mask_root is None:
+        split = store_metadata(store, metadata)
+        protocol = protocol or recorded_protocol(store)
+        size = store.resolve_eval_size(protocol.eval_size)
+        if split.masks is not None and mask_root is None:
             mask_root = recorded_mask_root(store)
-            if mask_root is None:
-                notes.append("no PxAP: the dataset's mask folder is unknown (pass --mask-root)")
-        box, mask = split_evaluators(
-            meta,
+    with CamStoreSource(path, size) as source:
+        return evaluate_scoremaps(
+            source,
+            split,
+            protocol.with_eval_size(size),
             mask_root=mask_root,
-            eval_size=size,
-            cam_curve_interval=cam_curve_interval,
-            iou_thresholds=iou_thresholds,
-            multi_contour=multi_contour,
+            workers=workers,
+            progress=progress,
         )
-        for n, row in enumerate(store.scoremaps(size), start=1):
-            if box is not None:
-                box.accumulate(row.scoremap, row.image_id, predicted_class=row.top1)
-            if mask is not None:
-                mask.accumulate(row.scoremap, row.image_id)
-            if progress is not None and n % 256 == 0:
-                progress(256)
-        classification = _classification(store)
-    report = EvaluationReport(
-        box.compute() if box is not None else None,
-        mask.compute() if mask is not None else None,
-        notes,
-    )
-    return report, classification
-
-
-def evaluate_store(path: Path, *, curves: bool = True, **protocol: Any) -> dict[str, Any]:
-    """Classification accuracy (stored top-5), box metrics with Top-1 Loc, PxAP for masks,
-    in the training engine's result format."""
-    report, classification = evaluate_store_report(path, **protocol)
-    result = report.box if report.box is not None else report.mask
-    images = result.images if result is not None else 0
-    return {"store": str(path), **classification, "images": images, **report.scores(curves=curves)}
-
-
-def _classification(store: Any) -> dict[str, float]:
-    top5 = store.top5
-    if top5 is None:
-        return {}
-    classes = np.asarray(top5[0])
-    labels = np.asarray(store.labels)[:, None]
-    hits = classes == labels
-    images = max(len(labels), 1)
-    return {
-        "top1": 100.0 * float(hits[:, :1].any(axis=1).sum()) / images,
-        "top5": 100.0 * float(hits.any(axis=1).sum()) / images,
-    }

@@ -4,20 +4,68 @@ A store may only be continued by the export that created it: the same
 checkpoint, settings, dataset, split, image ids and labels, and the same map
 layout. Any difference is a one-line error that names the first differing fact
 and says how to start over.
+
+The same facts, hashed, are the store's *export fingerprint*, written in the
+HDF5 user block (the first :data:`USERBLOCK_BYTES` bytes, which HDF5 never
+touches). A file too damaged to open still says which export made it, so a
+rerun of that export may start it over by itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wsolkit.cams.errors import CamStoreError
-from wsolkit.cams.schema import Layout, Provenance
+from wsolkit.cams.schema import FORMAT, Layout, Provenance
 from wsolkit.cams.store import CamStore
 
-FIX = "pass overwrite=True (--overwrite) to replace it, or write to another file"
+FIX = "pass --overwrite to replace it, or write to another file"
+USERBLOCK_BYTES = 512
+_TAG = f"{FORMAT} export sha256:".encode()
+
+
+def export_fingerprint(
+    ids: list[str], labels: np.ndarray, provenance: Provenance, layout: Layout
+) -> str:
+    """SHA-256 (hex) of everything :func:`check_same_store` compares."""
+    facts = {
+        "provenance": {key: getattr(provenance, key) for key in Provenance.IDENTITY},
+        "layout": [
+            layout.resolution,
+            list(layout.map_shape),
+            layout.dtype.name,
+            layout.topk,
+            layout.predictions,
+        ],
+        "ids": ids,
+        "labels": [int(v) for v in labels],
+    }
+    text = json.dumps(facts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def userblock(fingerprint: str) -> bytes:
+    """The store's user block: a text line naming the format and the export, zero padded."""
+    line = _TAG + fingerprint.encode("ascii") + b"\n"
+    return line.ljust(USERBLOCK_BYTES, b"\0")
+
+
+def stored_fingerprint(path: Path) -> str | None:
+    """The export fingerprint in ``path``'s user block; None for another or older file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(USERBLOCK_BYTES)
+    except OSError:
+        return None
+    if not head.startswith(_TAG):
+        return None
+    value = head[len(_TAG) :].split(b"\n", 1)[0]
+    return value.decode("ascii", "replace") if len(value) == 64 else None
 
 
 def check_same_store(

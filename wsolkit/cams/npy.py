@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 
 from wsolkit.errors import DataError
-from wsolkit.io import atomic_path
+from wsolkit.io import DiskWriteError, atomic_path
 
 NpyLayout = Literal["with-ext", "without-ext"]
 LAYOUTS: tuple[str, ...] = ("with-ext", "without-ext")
@@ -182,6 +182,11 @@ def export_npy(
     if layout not in LAYOUTS:
         raise DataError(f"layout must be one of {LAYOUTS}, got '{layout}'")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DataError(
+            f"{out} exists and is not a folder; give a folder for the .npy files "
+            "(it is created if missing)"
+        )
     with CamStore.open(store_path) as store:
         if not allow_incomplete:
             store.require_complete()
@@ -210,25 +215,46 @@ def _target(out: Path, image_id: str, layout: NpyLayout) -> Path:
 def _write_all(
     jobs: Iterator[tuple[Path, np.ndarray]], total: int, workers: int, progress: Progress | None
 ) -> int:
-    """Save every (path, map) with a few threads (fsync waits overlap); keep order of errors."""
+    """Save every (path, map) with a few threads (fsync waits overlap); keep order of errors.
+
+    A full or read-only disk stops the export with one line saying how many
+    files were written (each file is whole: a rerun writes them all again).
+    """
     written = 0
     pending: list[Future[None]] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for target, scoremap in jobs:
-            pending.append(pool.submit(_save, target, scoremap))
-            if len(pending) >= 4 * max(1, workers):
-                pending.pop(0).result()
-                written += 1
-                if progress is not None:
-                    progress(written, total)
-        for future in pending:
-            future.result()
-            written += 1
-            if progress is not None:
-                progress(written, total)
+
+    def finish(future: Future[None]) -> None:
+        nonlocal written
+        future.result()
+        written += 1
+        if progress is not None:
+            progress(written, total)
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            try:
+                for target, scoremap in jobs:
+                    pending.append(pool.submit(_save, target, scoremap))
+                    if len(pending) >= 4 * max(1, workers):
+                        finish(pending.pop(0))
+                while pending:
+                    finish(pending.pop(0))
+            except BaseException:
+                for future in pending:  # not yet started: do not write more after an error
+                    future.cancel()
+                raise
+    except DiskWriteError as exc:
+        detail = f"({written} of {total} files written)"
+        raise DiskWriteError(exc.path, exc.errno, "score map", detail=detail) from exc
     return written
 
 
 def _save(target: Path, scoremap: np.ndarray) -> None:
-    with atomic_path(target, suffix=".npy") as tmp, open(tmp, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(scoremap, dtype=np.float64), allow_pickle=False)
+    try:
+        with atomic_path(target, suffix=".npy", what="score map") as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(scoremap, dtype=np.float64), allow_pickle=False)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise DataError(
+            f"{target}: cannot create its folder ({exc.filename} is a file, not a folder); "
+            "remove that file or export to an empty folder"
+        ) from None

@@ -1,7 +1,8 @@
 """A CAM store as a score-map source of :func:`wsolkit.metrics.evaluate_scoremaps`.
 
-The metrics package evaluates any object with ``describe()`` and
-``load(image_id)`` that pickles cheaply (it may ship it to worker processes).
+The metrics package evaluates any object with ``describe()``, ``load(image_id)``
+and ``predictions(image_ids)`` that pickles cheaply (it may ship it to worker
+processes).
 :class:`CamStoreSource` pickles as its path and size, and each process opens
 the store on first use. Raw CAMs become SPEC §2.2 score maps; full score maps
 are checked like a score-map folder's files (2-D S×S, no NaN, within [0, 1]).
@@ -9,6 +10,7 @@ are checked like a score-map folder's files (2-D S×S, no NaN, within [0, 1]).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ class CamStoreSource:
             self.resolution = store.resolution
         self._store: CamStore | None = None
         self._rows: dict[str, int] | None = None
+        self._top5: np.ndarray | None = None
 
     def describe(self) -> str:
         """The store's path, for messages."""
@@ -54,6 +57,16 @@ class CamStoreSource:
             return check_scoremap(scoremap, f"{self.path} row {row} ('{image_id}')", self.size)
         return scoremap
 
+    def predictions(self, image_ids: Sequence[str]) -> np.ndarray | None:
+        """The stored top-5 classes of these images (B×5, best first; -1 where the model had
+        fewer classes), or None when the store keeps no predictions."""
+        store, rows = self._open()
+        if not store.has_predictions:
+            return None
+        if self._top5 is None:
+            self._top5 = store.top5[0]  # type: ignore[index]
+        return self._top5[[rows[i] for i in image_ids]]
+
     def image_ids(self) -> list[str]:
         """The ids the store can load, in its order."""
         return list(self._open()[1])
@@ -68,11 +81,11 @@ class CamStoreSource:
         """Close the store (it reopens on the next ``load``)."""
         if self._store is not None:
             self._store.close()
-        self._store, self._rows = None, None
+        self._store, self._rows, self._top5 = None, None, None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_store"] = state["_rows"] = None  # an open HDF5 file does not pickle
+        state["_store"] = state["_rows"] = state["_top5"] = None  # an open file does not pickle
         return state
 
     def __enter__(self) -> CamStoreSource:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import h5py
 import numpy as np
 
-from wsolkit.cams.errors import CamStoreError
+from wsolkit.cams.errors import CamStoreError, DamagedStoreError
 from wsolkit.cams.schema import (
     CAMS,
     FORMAT,
@@ -79,7 +79,7 @@ class CamStore:
         try:
             file = h5py.File(path, "r")
         except OSError as exc:
-            raise CamStoreError(path, _open_failure(exc)) from None
+            raise _open_failure(path, exc) from None
         try:
             _validate(path, file)
             return cls(path, file)
@@ -253,11 +253,11 @@ class CamStore:
     def _read(self, name: str, start: int, stop: int) -> np.ndarray:
         try:
             return self._file[name][start:stop]
-        except (OSError, KeyError, ValueError) as exc:
-            raise CamStoreError(
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            raise DamagedStoreError(
                 self.path,
                 f"rows {start}..{stop - 1} of '{name}' cannot be read ({_reason(exc)}); "
-                "the file is damaged: export it again",
+                "the file is damaged",
             ) from None
 
     def close(self) -> None:
@@ -280,20 +280,35 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
-def _open_failure(exc: OSError) -> str:
+def _open_failure(path: Path, exc: OSError) -> CamStoreError:
     text = str(exc)
-    if "truncated file" in text:
-        return "the file is truncated (an interrupted copy or a full disk?); export it again"
     if "unable to lock file" in text:
-        return "is open for writing in another process (an export still running?); wait for it"
+        return CamStoreError(
+            path, "is open for writing in another process (an export still running?); wait for it"
+        )
+    if exc.errno is not None or "errno = " in text:  # the system refused: not the file's fault
+        return CamStoreError(path, f"cannot be opened ({_reason(exc)})")
+    if "truncated file" in text:
+        return DamagedStoreError(
+            path, "the file is truncated (an interrupted copy or a full disk?)"
+        )
     if "signature" in text:
-        return "not an HDF5 file (no HDF5 signature); it is damaged or not a CAM store"
-    return f"cannot be opened as HDF5 ({_reason(exc)}); the file is damaged: export it again"
+        return DamagedStoreError(
+            path,
+            "not an HDF5 file (no HDF5 signature): it is damaged or not a CAM store",
+            "check the path, or export it again",
+        )
+    return DamagedStoreError(
+        path, f"cannot be opened as HDF5 ({_reason(exc)}); the file is damaged"
+    )
 
 
 def _validate(path: Path, file: h5py.File) -> None:
     """Check the format tag, the attributes and the datasets' shapes."""
-    fmt = file.attrs.get("format")
+    try:
+        fmt = file.attrs.get("format")
+    except (OSError, RuntimeError, KeyError) as exc:
+        raise DamagedStoreError(path, f"damaged store attributes ({_reason(exc)})") from None
     fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
     if fmt is None or not str(fmt).startswith(FORMAT_PREFIX):
         raise CamStoreError(path, "an HDF5 file but not a wsolkit CAM store (no 'format' tag)")
@@ -302,10 +317,10 @@ def _validate(path: Path, file: h5py.File) -> None:
     try:
         total, done = int(file.attrs[ROWS_TOTAL]), int(file.attrs[ROWS_DONE])
         layout = _layout_of(file)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise CamStoreError(path, f"damaged store attributes ({_reason(exc)})") from None
+    except (KeyError, ValueError, TypeError, OSError, RuntimeError) as exc:
+        raise DamagedStoreError(path, f"damaged store attributes ({_reason(exc)})") from None
     if not 0 <= done <= total:
-        raise CamStoreError(path, f"damaged store: rows_done {done} outside 0..{total}")
+        raise DamagedStoreError(path, f"damaged store: rows_done {done} outside 0..{total}")
     need: dict[str, tuple[int, ...]] = {
         IMAGE_IDS: (total,),
         LABELS: (total,),
@@ -316,10 +331,16 @@ def _validate(path: Path, file: h5py.File) -> None:
     if layout.topk:
         need[TOPK_CAMS] = (total, layout.topk, *layout.map_shape)
     for name, shape in need.items():
-        found: Any = file.get(name)
+        try:
+            found: Any = file.get(name)
+        except (OSError, RuntimeError, KeyError) as exc:
+            found = f"unreadable ({_reason(exc)})"
         if not isinstance(found, h5py.Dataset) or found.shape != shape:
             got = found.shape if isinstance(found, h5py.Dataset) else "missing"
-            raise CamStoreError(path, f"damaged store: dataset '{name}' is {got}, expected {shape}")
+            got = found if isinstance(found, str) else got
+            raise DamagedStoreError(
+                path, f"damaged store: dataset '{name}' is {got}, expected {shape}"
+            )
 
 
 def _layout_of(file: h5py.File) -> Layout:

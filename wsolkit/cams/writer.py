@@ -12,7 +12,10 @@ Typical use (what ``wsolkit export-cams`` does)::
                                 image_ids=batch_ids))
 
 Every row is pre-allocated at creation, so a rerun after a kill continues at
-``writer.start`` and can never duplicate a row. See docs/cam-store.md.
+``writer.start`` and can never duplicate a row. A full or read-only disk stops
+the writer with a :class:`~wsolkit.io.DiskWriteError` that says how many rows
+are kept; the rerun continues from there (see :mod:`wsolkit.cams.disk`). See
+docs/cam-store.md.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ import h5py
 import numpy as np
 
 from wsolkit.cams._worker import ChunkSink, CommitClock, Progress, Rows
-from wsolkit.cams.create import create_store_file
-from wsolkit.cams.errors import CamStoreError
-from wsolkit.cams.identity import check_same_store
+from wsolkit.cams.create import WHAT, create_store_file
+from wsolkit.cams.disk import RESERVE_BYTES, close_quietly, resume_fix, store_write_error
+from wsolkit.cams.errors import CamStoreError, DamagedStoreError
+from wsolkit.cams.identity import FIX, check_same_store, export_fingerprint, stored_fingerprint
 from wsolkit.cams.schema import COMPRESSION_LEVEL, ROWS_DONE, Layout, Provenance, Resolution
 from wsolkit.cams.store import CamStore
+from wsolkit.io import require_free_space, write_guard
 
 _STOP = object()
 _OPEN_WRITERS: weakref.WeakSet[CamStoreWriter] = weakref.WeakSet()
@@ -76,9 +81,11 @@ class CamStoreWriter:
         commit_interval: float,
         workers: int,
         progress: Progress | None,
+        restarted: str = "",
     ) -> None:
         self.path, self.ids, self.layout = path, ids, layout
         self.start, self.total = start, len(ids)
+        self.restarted = restarted  # why a damaged store of this export was started over
         self._queued = start
         self._error: BaseException | None = None
         self._closed = False  # no more put()
@@ -97,7 +104,7 @@ class CamStoreWriter:
                 progress=progress,
             )
         except BaseException:
-            self._file.close()
+            close_quietly(self._file)
             raise
         if progress is not None:
             progress(start, self.total)
@@ -134,6 +141,8 @@ class CamStoreWriter:
         returned writer's ``start`` is the first row still to compute
         (``total`` when the store is complete); ``remaining_ids`` are its ids.
         ``progress(rows_written, total)`` is called from the writer thread.
+        A store of this export too damaged to resume is started over (``restarted``
+        says why); a damaged file of another or an unknown export is refused.
         """
         path = Path(path)
         if any(w.path.resolve() == path.resolve() for w in list(_OPEN_WRITERS)):
@@ -142,26 +151,32 @@ class CamStoreWriter:
         prov = _provenance(path, provenance)
         layout = _layout(path, resolution, map_shape, dtype, topk, predictions)
         labels_array = _labels(path, ids, labels)
+        fingerprint = export_fingerprint(ids, labels_array, prov, layout)
+        options: dict[str, Any] = {
+            "queue_size": queue_size,
+            "commit_interval": commit_interval,
+            "workers": workers if workers is not None else min(4, os.cpu_count() or 1),
+            "progress": progress,
+        }
         if overwrite and path.exists():
-            path.unlink()
+            _remove(path)
+        restarted = ""
         if path.exists():
-            with CamStore.open(path) as old:
-                check_same_store(old, ids, labels_array, prov, layout)
-                start, layout = old.rows_done, old.layout
-        else:
-            create_store_file(path, ids, labels_array, prov, layout)
-            layout = CamStore.read_layout(path)
-            start = 0
-        return cls(
-            path,
-            ids,
-            layout,
-            start,
-            queue_size=queue_size,
-            commit_interval=commit_interval,
-            workers=workers if workers is not None else min(4, os.cpu_count() or 1),
-            progress=progress,
-        )
+            try:
+                with CamStore.open(path) as old:
+                    check_same_store(old, ids, labels_array, prov, layout)
+                    start, layout = old.rows_done, old.layout
+                if start < len(ids):
+                    require_free_space(path, RESERVE_BYTES, WHAT, fix=resume_fix(start))
+                return cls(path, ids, layout, start, **options)
+            except DamagedStoreError as exc:
+                if stored_fingerprint(path) != fingerprint:
+                    raise CamStoreError(path, f"{exc.problem}; {FIX}") from None
+                restarted = exc.problem  # our own partial store: its rows are recomputed
+                _remove(path)
+        create_store_file(path, ids, labels_array, prov, layout, fingerprint)
+        layout = CamStore.read_layout(path)
+        return cls(path, ids, layout, 0, restarted=restarted, **options)
 
     @property
     def remaining_ids(self) -> list[str]:
@@ -256,9 +271,12 @@ class CamStoreWriter:
             sink.finish()
             sink.commit()
         except BaseException as exc:  # handed to the producer by put() / close()
-            self._error = exc
             with contextlib.suppress(Exception):
-                sink.commit()  # rows already written stay usable for a resume
+                sink.commit()  # rows already written stay usable (not after a failed write)
+            disk = store_write_error(self.path, exc, sink.rows_done, self.total)
+            if disk is not None:
+                disk.__cause__ = exc
+            self._error = disk or exc
             with contextlib.suppress(queue.Empty):
                 while True:  # unblock a producer waiting on a full queue
                     self._queue.get_nowait()
@@ -279,8 +297,7 @@ class CamStoreWriter:
                 continue
         self._thread.join()
         self._finished = True
-        with contextlib.suppress(Exception):
-            self._file.close()
+        close_quietly(self._file)  # after a failed write the sink froze it: nothing is written
         _OPEN_WRITERS.discard(self)
         self._raise_pending()
 
@@ -302,7 +319,8 @@ class CamStoreWriter:
 
 def _open_for_append(path: Path) -> h5py.File:
     try:
-        file = h5py.File(path, "r+", libver="earliest")
+        with write_guard(path, WHAT, fix="make it writable, or write to another file"):
+            file = h5py.File(path, "r+", libver="earliest")
     except OSError as exc:
         reason = str(exc).split("(")[-1].rstrip(")") if "(" in str(exc) else str(exc)
         raise CamStoreError(
@@ -312,6 +330,12 @@ def _open_for_append(path: Path) -> h5py.File:
         file.close()
         raise CamStoreError(path, "not a CAM store (no rows_done attribute)")
     return file
+
+
+def _remove(path: Path) -> None:
+    """Delete a store that is to be replaced; a refusal of the disk is one line."""
+    with write_guard(path, WHAT, fix="make its folder writable, or write to another file"):
+        path.unlink()
 
 
 def _provenance(path: Path, provenance: Mapping[str, Any] | Provenance) -> Provenance:

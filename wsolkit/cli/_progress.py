@@ -28,6 +28,7 @@ class TrainProgress(Callbacks):
         self.quiet = quiet or not err_console.is_terminal
         self._progress: Progress | None = None
         self._task: Any = None
+        self._work: dict[str, Any] = {}
         self._epoch = 0
 
     def __enter__(self) -> TrainProgress:
@@ -98,6 +99,17 @@ class TrainProgress(Callbacks):
         if self._progress is not None and self._task is not None:
             self._progress.remove_task(self._task)
             self._task = None
+
+    def on_progress(self, label: str, done: int, total: int) -> None:
+        if self._progress is None:
+            return
+        task = self._work.get(label)
+        if task is None:
+            task = self._work[label] = self._progress.add_task(label, total=total, status="")
+        self._progress.update(task, completed=done, total=total)
+        if done >= total:
+            self._progress.remove_task(task)
+            del self._work[label]
 
     def on_message(self, text: str) -> None:
         self._log(text)

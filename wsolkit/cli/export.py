@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -16,7 +18,8 @@ EPILOG = """
 - `wsolkit export-cams runs/my-run --overlays 16 overlays/` — and 16 overlay PNGs
 - `wsolkit eval --cams runs/my-run/cams-test-best.h5` — every metric from the store alone.
 
-Run the same command again after an interruption: it continues where it stopped.
+Run the same command again after an interruption or a full disk: it continues where it
+stopped.
 """
 
 
@@ -24,7 +27,9 @@ Run the same command again after an interruption: it continues where it stopped.
 def export_cams(
     target: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
     split: str = typer.Option("test", help="Metadata split to export."),
-    out: Path | None = typer.Option(None, help="Store file (default: cams-<split>-<ckpt>.h5)."),
+    out: Path | None = typer.Option(
+        None, help="Store file (default: cams-SPLIT-CHECKPOINT.h5 in the run directory)."
+    ),
     checkpoint: str = typer.Option("best", help="best | last (for a run directory)."),
     resolution: str = typer.Option(
         "raw", help="raw: CAMs at feature-map size; full: normalized eval-size score maps."
@@ -48,7 +53,7 @@ def export_cams(
 ) -> None:
     """Compute the CAMs of one split from a checkpoint and cache them in one HDF5 store."""
     from wsolkit.cli._bars import counting_bar
-    from wsolkit.engine.export import ExportOptions
+    from wsolkit.engine.export import ExportInterrupted, ExportOptions
     from wsolkit.engine.export import export_cams as run_export
     from wsolkit.errors import UsageError
 
@@ -56,6 +61,10 @@ def export_cams(
         raise UsageError("--checkpoint takes best|last and --resolution raw|full")
     if dtype not in (None, "float16", "float32"):
         raise UsageError(f"--dtype {dtype}: use float16 or float32")
+    if overlays is not None and overlays[0] < 1:
+        raise UsageError(
+            f"--overlays {overlays[0]} {overlays[1]}: the number of overlays must be 1 or more"
+        )
     options = ExportOptions(
         split,
         out,
@@ -69,8 +78,17 @@ def export_cams(
         workers,
         overwrite,  # type: ignore[arg-type]
     )
-    with counting_bar("export") as progress:
-        result = run_export(target, options, progress=progress)
+    try:
+        with counting_bar("export") as progress:
+            result = run_export(target, options, progress=progress)
+    except ExportInterrupted as exc:
+        again = _same_command(target, options, overlays, threshold)
+        raise exc.with_command(again) from None
+    if result.restarted:
+        err_console.print(
+            f"[yellow]note:[/] {result.path} was a damaged store of this export "
+            f"({result.restarted}); it was started over"
+        )
     what = f"resumed at image {result.resumed_from}, " if result.resumed_from else ""
     out_console.print(
         f"wrote {result.path}: {result.images:,} images ({what}{result.written:,} this run, "
@@ -82,11 +100,37 @@ def export_cams(
         err_console.print(f"wrote {written} overlay(s) to {folder} (box threshold {used:.3f})")
 
 
+def _same_command(
+    target: Path, options: Any, overlays: tuple[int, Path] | None, threshold: float | None
+) -> str:
+    """The command line that continues this export: the options given, without --overwrite."""
+    words = ["wsolkit", "export-cams", str(target)]
+    given: list[tuple[str, object, object]] = [
+        ("--split", options.split, "test"),
+        ("--out", options.out, None),
+        ("--checkpoint", options.checkpoint, "best"),
+        ("--resolution", options.resolution, "raw"),
+        ("--dtype", options.dtype, None),
+        ("--topk", options.topk, 0),
+        ("--batch-size", options.batch_size, None),
+        ("--device", options.device, None),
+        ("--amp", options.amp, None),
+        ("--workers", options.workers, None),
+        ("--threshold", threshold, None),
+    ]
+    for flag, value, default in given:
+        if value != default:
+            words += [flag, str(value)]
+    if overlays is not None:
+        words += ["--overlays", str(overlays[0]), str(overlays[1])]
+    return shlex.join(words)
+
+
 def _overlays(store: Path, count: int, folder: Path, threshold: float | None) -> tuple[int, float]:
     from wsolkit.cams import CamStore, CamStoreSource
     from wsolkit.data.metadata import read_split
     from wsolkit.data.source import DataSource
-    from wsolkit.metrics import evaluate_scoremaps
+    from wsolkit.metrics import EvalProtocol, evaluate_scoremaps
     from wsolkit.report.overlays import write_overlays
     from wsolkit.settings import Settings
 
@@ -98,7 +142,8 @@ def _overlays(store: Path, count: int, folder: Path, threshold: float | None) ->
     meta = read_split(provenance.metadata, require_localization=True)
     if threshold is None:
         with CamStoreSource(store) as src:
-            report = evaluate_scoremaps(src, meta, eval_size=size, cam_curve_interval=0.01)
+            protocol = EvalProtocol(eval_size=size, cam_curve_interval=0.01)
+            report = evaluate_scoremaps(src, meta, protocol)
         threshold = report.box.best_threshold[50] if report.box else 0.5
     files = write_overlays(store, meta, source.image_root, folder, count, threshold)
     return len(files), threshold

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from enum import Enum
 
 import typer
 
-from wsolkit.cli._app import app, out_console
+from wsolkit.cli._app import _escape, app, err_console, out_console
 
 
 class Kind(str, Enum):
@@ -22,28 +23,48 @@ def list_plugins(
         None, help="backbones, methods or datasets (default: all three)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Import every plugin to check that it loads, and refresh the cached descriptions.",
+    ),
 ) -> None:
     """List registered backbones, methods and datasets with their package and status.
 
     A plugin that fails to import is listed with status **failed** and its error;
     nothing else is affected.
 
-    Examples: `wsolkit list methods`, `wsolkit list --json`.
-    """
-    from wsolkit.registry import REGISTRIES
-    from wsolkit.report.tables import plugin_table
+    Descriptions are cached (in the cache folder, `WSOLKIT_CACHE`), so listing
+    imports neither the plugins nor torch; a plugin is described again when its
+    files or the installed packages change. `--check` imports every plugin.
 
-    kinds = [kind.value] if kind else list(REGISTRIES)
-    listing = {k: REGISTRIES[k].describe_all() for k in kinds}
+    Examples: `wsolkit list methods`, `wsolkit list --json`, `wsolkit list --check`.
+    """
+    from wsolkit.registry import plugin_listing
+
+    listing = plugin_listing([kind.value] if kind else None, check=check)
+    if listing.cache_error:
+        err_console.print(
+            f"[dim]note: the plugin cache was not written ({_escape(listing.cache_error)}); "
+            "plugins are imported again at every listing.[/]"
+        )
     if as_json:
-        payload = {k: [info.__dict__ for info in infos] for k, infos in listing.items()}
+        payload = {
+            k: [dataclasses.asdict(info) for info in infos] for k, infos in listing.plugins.items()
+        }
         out_console.print_json(json.dumps(payload, default=str))
         return
-    for k, infos in listing.items():
+    from wsolkit.report.tables import plugin_table
+
+    for k, infos in listing.plugins.items():
         out_console.print(plugin_table(k, infos))
-    failed = sum(info.status != "ok" for infos in listing.values() for info in infos)
-    if failed:
+    if listing.failed:
         out_console.print(
-            f"[yellow]{failed} plugin(s) failed to load (see the status column); "
+            f"[yellow]{listing.failed} plugin(s) failed to load (see the status column); "
             "every other plugin works as usual.[/]"
+        )
+    if listing.from_cache:
+        out_console.print(
+            f"[dim]{listing.from_cache} description(s) from the cache; "
+            "`wsolkit list --check` imports every plugin.[/]"
         )

@@ -143,7 +143,7 @@ def cub(
 def imagenet(
     root: Path = typer.Argument(
         ...,
-        help="ILSVRC2012 folder with train/<wnid>/*.JPEG and val/*.JPEG (or the Kaggle layout "
+        help="ILSVRC2012 folder with train/WNID/NAME.JPEG and val/NAME.JPEG (or the Kaggle layout "
         "Data/CLS-LOC/..., Annotations/CLS-LOC/val).",
         show_default=False,
     ),
@@ -205,14 +205,14 @@ def openimages(
     root: Path = typer.Argument(
         ...,
         help="The OpenImages30k folder of wsolevaluation: train/ val/ test/ with one folder per "
-        "class; val/test masks (<id>_m<class>_<hash>.png, <id>_ignore.png) beside the images.",
+        "class; val/test masks (ID_mCLASS_HASH.png, ID_ignore.png) beside the images.",
         show_default=False,
     ),
     out: Path | None = OUT,
     mask_root: Path | None = typer.Option(
         None,
         "--mask-root",
-        help="Where the masks are, with the same val/<class>/ layout. [default: ROOT]",
+        help="Where the masks are, with the same val/CLASS/ layout. [default: ROOT]",
         show_default=False,
     ),
     overwrite: bool = OVERWRITE,
@@ -246,7 +246,7 @@ def openimages(
 def folder(
     root: Path = typer.Argument(
         ...,
-        help="Your dataset: ROOT/<class>/*.jpg, or ROOT/train|val|test/<class>/*.jpg to keep "
+        help="Your dataset: ROOT/CLASS/NAME.jpg, or ROOT/train|val|test/CLASS/NAME.jpg to keep "
         "your own splits.",
         show_default=False,
     ),

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from wsolkit.cli._app import err_console, out_console
 from wsolkit.cli.prepare import prepare_app, show_summary
+
+if TYPE_CHECKING:
+    from wsolkit.data.spec import PrepareSummary
 
 
 @prepare_app.command("synthetic")
@@ -42,15 +47,47 @@ def synthetic(
     but for a weak hint in its hue, and a small saturated head (about 6% of the
     object) whose hue decides the class, over a smooth background with
     low-saturation distractors. A plain CAM tends to light up the head only. The
-    same options always give the same bytes.
+    same options always give the same bytes. If it stops half-way (Ctrl-C, a full
+    disk), run the same command again: it starts the unfinished folder over.
 
     Example: `wsolkit prepare synthetic data/synthetic --seed 1`
     """
+    from wsolkit.data.prepare.synthetic import SyntheticInterrupted
+
+    options = {"--seed": seed, "--train": train, "--val": val, "--test": test}
+    options |= {"--image-size": image_size, "--classes": classes}
+    started = time.perf_counter()
+    try:
+        summary = _generate(out_dir, options, overwrite)
+    except KeyboardInterrupt:
+        again = _same_command(out_dir, options, overwrite, as_json)
+        raise SyntheticInterrupted(out_dir, again) from None
+    show_summary(summary, as_json=as_json)
+    if as_json:
+        return
+    images = sum(split.images for split in summary.splits.values())
+    out_console.print(
+        f"[green]prepared[/] {summary.out_dir} (use it as data.root): {images:,} images in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+
+
+_DEFAULTS = {
+    "--seed": 0,
+    "--train": 4000,
+    "--val": 500,
+    "--test": 1000,
+    "--image-size": 64,
+    "--classes": 10,
+}
+
+
+def _generate(out_dir: Path, options: dict[str, int], overwrite: bool) -> PrepareSummary:
+    """Run the generator under a progress bar; ``options`` maps flags to values."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from wsolkit.data.prepare.synthetic import prepare_synthetic
 
-    started = time.perf_counter()
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -61,22 +98,24 @@ def synthetic(
         transient=True,
     ) as bar:
         task = bar.add_task("generating images", total=None)
-        summary = prepare_synthetic(
+        return prepare_synthetic(
             out_dir,
-            seed=seed,
-            train=train,
-            val=val,
-            test=test,
-            image_size=image_size,
-            classes=classes,
+            seed=options["--seed"],
+            train=options["--train"],
+            val=options["--val"],
+            test=options["--test"],
+            image_size=options["--image-size"],
+            classes=options["--classes"],
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             overwrite=overwrite,
         )
-    show_summary(summary, as_json=as_json)
-    if as_json:
-        return
-    images = sum(split.images for split in summary.splits.values())
-    out_console.print(
-        f"[green]prepared[/] {summary.out_dir} (use it as data.root): {images:,} images in "
-        f"{time.perf_counter() - started:.1f} s"
-    )
+
+
+def _same_command(out_dir: Path, options: dict[str, int], overwrite: bool, as_json: bool) -> str:
+    """The command line given (options at their defaults left out)."""
+    words = ["wsolkit", "prepare", "synthetic", str(out_dir)]
+    for flag, value in options.items():
+        if value != _DEFAULTS[flag]:
+            words += [flag, str(value)]
+    words += ["--overwrite"] * overwrite + ["--json"] * as_json
+    return shlex.join(words)

@@ -48,6 +48,12 @@ def train(
     amp: str | None = typer.Option(None, help="off | bf16 | fp16 [runtime.amp]."),
     seed: int | None = typer.Option(None, help="[runtime.seed]"),
     workers: int | None = typer.Option(None, help="DataLoader workers [runtime.workers]."),
+    skip_bad_images: bool = typer.Option(
+        False,
+        "--skip-bad-images",
+        help="Leave out images that are missing or unreadable (found before the first epoch, "
+        "counted in the summary) instead of stopping [data.skip_bad_images].",
+    ),
     out_dir: Path | None = typer.Option(None, help="Where run directories go [runtime.out_dir]."),
     run_name: str | None = typer.Option(None, help="Run directory name [runtime.run_name]."),
     assignments: list[str] = typer.Option(
@@ -83,6 +89,7 @@ def train(
         "runtime.out_dir": out_dir,
         "runtime.run_name": run_name,
         "runtime.quiet": True if quiet else None,
+        "data.skip_bad_images": True if skip_bad_images else None,
     }
     overrides.update(parse_assignment(a) for a in assignments)
 

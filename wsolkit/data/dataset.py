@@ -1,7 +1,9 @@
 """The torch ``Dataset`` over one metadata split: ``(image tensor, label, image id)``.
 
-Images are read with PIL and converted to RGB. An unreadable or corrupt image
-raises :class:`~wsolkit.errors.DataError` naming the file; with
+Images are read with PIL and converted to 8-bit RGB by the rules of
+:mod:`wsolkit.data.images` (16-bit and float images scaled, alpha dropped, CMYK
+converted). An unreadable, corrupt or too large image raises
+:class:`~wsolkit.data.images.ImageReadError` naming the file; with
 ``skip_bad_images`` the dataset returns a :class:`BadImage` marker instead,
 which :func:`collate_skip_bad` drops from the batch and reports in
 ``Batch.skipped`` (collation runs in the loader's worker processes, so the
@@ -27,18 +29,21 @@ from typing import Any, NamedTuple
 import torch
 from torch.utils.data import Dataset
 
+from wsolkit.data.images import BadImage, ImageReadError, load_rgb
 from wsolkit.data.metadata import SplitMetadata
 from wsolkit.errors import DataError
 
+__all__ = [
+    "BadImage",
+    "Batch",
+    "ImageReadError",
+    "SkippedImages",
+    "WSOLDataset",
+    "collate_skip_bad",
+    "load_rgb",
+]
+
 log = logging.getLogger(__name__)
-
-
-class BadImage(NamedTuple):
-    """Marker returned for an unreadable image when bad images are skipped."""
-
-    image_id: str
-    path: str
-    reason: str
 
 
 class Batch(NamedTuple):
@@ -48,41 +53,6 @@ class Batch(NamedTuple):
     labels: torch.Tensor
     image_ids: list[str]
     skipped: list[BadImage]
-
-
-class ImageReadError(DataError):
-    """An unreadable image file.
-
-    A DataLoader worker re-raises it in the main process as ``ImageReadError(text)``
-    where ``text`` holds torch's "Caught ... Original Traceback" report; this
-    class keeps only the original one-line message, so the CLI still prints one line.
-    """
-
-    def __init__(self, message: str) -> None:
-        if message.startswith("Caught ") and "Original Traceback" in message:
-            last = message.rstrip().splitlines()[-1]
-            message = last.split(": ", 1)[1] if ": " in last else last
-        super().__init__(message)
-
-
-def load_rgb(path: Path) -> Any:
-    """The image at ``path`` as a fully decoded RGB PIL image; unreadable → ImageReadError."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.convert("RGB")
-    except FileNotFoundError:
-        raise ImageReadError(
-            f"{path}: image file not found; check data.image_root, or set "
-            "data.skip_bad_images (--skip-bad-images) to skip missing images"
-        ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(
-            f"{path}: cannot read the image ({exc}); replace or remove it, or set "
-            "data.skip_bad_images (--skip-bad-images) to skip unreadable images"
-        ) from None
 
 
 class WSOLDataset(Dataset):
@@ -138,7 +108,7 @@ class WSOLDataset(Dataset):
             if not self.skip_bad_images:
                 raise
             log.warning("skipping unreadable image %s", path)
-            return BadImage(image_id, str(path), str(exc))
+            return BadImage(image_id, str(path), exc.reason)
         if self.transform is None:
             from torchvision.transforms.functional import to_tensor
 

@@ -13,7 +13,10 @@ One folder per split, paths relative to the dataset's image root:
   ``localization.txt``, for datasets that have both (the synthetic benchmark)
 
 Reading is strict: every problem raises :class:`~wsolkit.errors.MetadataError`
-naming the file, the line number and the offending value. Two leniencies match
+naming the file, the line number and the offending value. Image ids and mask
+paths must stay below their root: an absolute path, a backslash or a ``..``
+part is refused (wsolevaluation's files never hold one). Box coordinates must
+be finite numbers (``inf`` and ``nan`` are refused). Two leniencies match
 the files wsolevaluation ships: an empty ``image_sizes.txt`` is accepted where no
 box needs a size (its ILSVRC train and OpenImages splits; ``sizes`` is then
 empty), and an empty ``localization.txt`` means no localization.
@@ -21,6 +24,8 @@ empty), and an empty ``localization.txt`` means no localization.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,17 +118,32 @@ def _fields(path: Path, number: int, line: str, count: int, form: str) -> list[s
     return parts
 
 
+def truncate_number(text: str) -> int:
+    """``int(float(text))``: a finite number truncated toward zero (SPEC.md §1).
+
+    The one rule of every reader of box coordinates (metadata, CSV, VOC, CUB).
+    Raises ``ValueError("is not a number")`` or ``ValueError("is not a finite
+    number")`` (``inf``, ``nan``), for the caller to put after the value.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError("is not a finite number")
+    return int(value)
+
+
 def _int(path: Path, number: int, text: str, what: str, *, allow_float: bool = False) -> int:
     try:
         return int(text)
     except ValueError:
-        if allow_float:
-            try:
-                return int(float(text))
-            except ValueError:
-                pass
-    kind = "a number" if allow_float else "an integer"
-    raise MetadataError(path, number, f"{what} '{text}' is not {kind}")
+        if not allow_float:
+            raise MetadataError(path, number, f"{what} '{text}' is not an integer") from None
+    try:
+        return truncate_number(text)
+    except ValueError as exc:
+        raise MetadataError(path, number, f"{what} '{text}' {exc}") from None
 
 
 def _known(path: Path, number: int, image_id: str, ids: dict[str, int], folder: Path) -> None:
@@ -144,12 +164,43 @@ def _image_id_lines(path: Path) -> dict[str, int]:
     for number, line in _lines(path):
         if "," in line:
             raise MetadataError(path, number, f"an image id cannot contain a comma: '{line}'")
+        _inside_root(path, number, line, "image id", "data.image_root")
         if line in seen:
             raise MetadataError(
                 path, number, f"duplicate image id '{line}' (first on line {seen[line]})"
             )
         seen[line] = number
     return seen
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def escaping_path(value: str) -> str | None:
+    """Why the relative path ``value`` could leave its root, or ``None`` when it cannot.
+
+    Refused: an absolute path (``/x``, ``C:\\x``, ``C:x``), a backslash (it separates
+    folders on Windows: ``..\\x``; wsolevaluation ids use ``/``) and a ``..`` part.
+    """
+    if value.startswith("/") or _DRIVE.match(value):
+        return "is an absolute path"
+    if "\\" in value:
+        return "contains a backslash (use '/' between folders)"
+    if ".." in value.split("/"):
+        return "has a '..' part that leaves the root"
+    return None
+
+
+def _inside_root(path: Path, number: int, value: str, what: str, root: str) -> None:
+    problem = escaping_path(value)
+    if problem is not None:
+        example = "class/mask.png" if what == "mask path" else "class/image.jpg"
+        raise MetadataError(
+            path,
+            number,
+            f"{what} '{value}' {problem}; paths must be relative to {root} and stay below it, "
+            f"e.g. '{example}'",
+        )
 
 
 def _read_labels(folder: Path, ids: dict[str, int], num_classes: int | None) -> dict[str, int]:
@@ -257,6 +308,8 @@ def _read_localization(
         else:
             if not parts[1]:
                 raise MetadataError(path, number, f"empty mask path for '{image_id}'")
+            for mask_path in filter(None, parts[1:]):
+                _inside_root(path, number, mask_path, "mask path", "data.mask_root")
             entry = masks.get(image_id)
             if entry is None:
                 masks[image_id] = MaskAnnotation([parts[1]], parts[2] or None)

@@ -196,14 +196,33 @@ class DataSource:
             )
         return self._cache[name]
 
+    def fingerprint(self, name: str) -> str:
+        """SHA-256 over split ``name``'s metadata files (names and bytes, in name order):
+        the same digest means the same images, labels, sizes and annotations."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        folder = self.root / name
+        for file in sorted(folder.iterdir()):
+            if file.is_file() and file.suffix == ".txt" and not file.name.startswith("."):
+                digest.update(file.name.encode() + b"\0")
+                digest.update(file.read_bytes())
+                digest.update(b"\0")
+        return digest.hexdigest()
+
     def torch_dataset(
-        self, name: str, *, train: bool | None = None, transform: Any = None
+        self,
+        name: str,
+        *,
+        train: bool | None = None,
+        transform: Any = None,
+        exclude: set[str] | frozenset[str] = frozenset(),
     ) -> WSOLDataset:
         """A :class:`~wsolkit.data.dataset.WSOLDataset` of split ``name``.
 
         ``train`` (default: ``name == data.train_split``) picks the training
         transform and, with ``data.use_proxy``, the proxy ids; ``transform``
-        overrides the transform.
+        overrides the transform; ``exclude`` leaves images out (unreadable ones).
         """
         from wsolkit.data.dataset import WSOLDataset
         from wsolkit.data.transforms import eval_transform, train_transform
@@ -221,6 +240,8 @@ class DataSource:
                     "not exist; unset data.use_proxy or add the file"
                 )
             ids = meta.proxy_ids
+        if exclude:
+            ids = [i for i in (meta.image_ids if ids is None else ids) if i not in exclude]
         return WSOLDataset(
             meta,
             self.image_root,

@@ -7,6 +7,7 @@ from typing import Any
 
 from wsolkit.engine.callbacks import Callbacks
 from wsolkit.engine.rundir import RunDir, default_run_name
+from wsolkit.engine.summary import RunSummary
 
 
 def train(
@@ -15,7 +16,7 @@ def train(
     overrides: dict[str, Any] | None = None,
     resume: Path | None = None,
     callbacks: Callbacks | None = None,
-) -> dict[str, Any] | None:
+) -> RunSummary | None:
     """Resolve settings, prepare data and the run directory, train and test.
 
     Returns the summary on rank 0 and ``None`` on the other ranks.
@@ -23,8 +24,9 @@ def train(
     import torch
 
     from wsolkit.engine import distributed
-    from wsolkit.engine.checkpoint import load_checkpoint
+    from wsolkit.engine.checkpoint import read_checkpoint
     from wsolkit.engine.device import make_precision, resolve_device
+    from wsolkit.engine.rundata import check_fingerprints
     from wsolkit.engine.setup import resume_settings
     from wsolkit.engine.trainer import Trainer
     from wsolkit.settings import dump_settings
@@ -33,12 +35,13 @@ def train(
     overrides = dict(overrides or {})
     env = distributed.torchrun_env()
     payload = None
+    notes: list[str] = []
     if resume is not None:
         run = RunDir.existing(resume)
-        settings = resume_settings(run.settings_file, overrides)
-        payload = load_checkpoint(run.checkpoint("last"))
+        settings = resume_settings(run.settings_file, overrides, config)
+        payload = read_checkpoint(run.checkpoint("last"))
     else:
-        settings = distributed_settings(config, overrides, env)
+        settings = distributed_settings(config, overrides, env, notes)
         run = None
     device = resolve_device(settings.runtime.device, env.local_rank if env.enabled else None)
     dist_info = distributed.init_distributed(device)
@@ -51,7 +54,13 @@ def train(
         # Everything that can fail on bad input happens before the run directory is touched.
         precision = make_precision(device, settings.runtime.amp)
         torch.set_float32_matmul_precision("high")
-        data = load_run_data(settings)
+        for note in notes if dist_info.is_main else []:
+            callbacks.on_message(f"note: {note}")
+        data = _checked_data(settings, dist_info, callbacks)
+        if payload is not None:
+            note = check_fingerprints(payload.dataset, data, run.path)
+            if note and dist_info.is_main:
+                callbacks.on_message(f"note: {note}")
         trainer = Trainer(settings, data, dist_info, device, precision, callbacks, payload)
         if run is None:
             if dist_info.is_main:
@@ -61,7 +70,7 @@ def train(
             distributed.barrier()
             run = RunDir(Path(settings.runtime.out_dir) / name)
         elif dist_info.is_main:
-            run.truncate_metrics(payload["epoch"])
+            run.truncate_metrics(payload.epoch)
             run.write_settings(dump_settings(settings))
         trainer.callbacks.on_train_start(  # rank 0 only
             {
@@ -70,7 +79,7 @@ def train(
                 "processes": dist_info.world_size,
                 "amp": settings.runtime.amp,
                 "train images": len(data.train),
-                "resumed at epoch": payload["epoch"] if payload else None,
+                "resumed at epoch": payload.epoch if payload else None,
             }
         )
         summary = trainer.fit(run)
@@ -80,13 +89,15 @@ def train(
         distributed.shutdown()
 
 
-def distributed_settings(config: str | Path | None, overrides: dict[str, Any], env: Any) -> Any:
+def distributed_settings(
+    config: str | Path | None, overrides: dict[str, Any], env: Any, notes: list[str] | None = None
+) -> Any:
     """Resolve the settings; under torchrun rank 0 resolves them (it may generate data) and
     the other ranks receive them."""
     from wsolkit.engine.setup import resolve_settings
 
     if not env.enabled:
-        return resolve_settings(config, overrides)
+        return resolve_settings(config, overrides, notes)
     from wsolkit.engine.device import resolve_device
     from wsolkit.engine.distributed import broadcast_object, init_distributed
     from wsolkit.settings import Settings, load_settings
@@ -95,28 +106,28 @@ def distributed_settings(config: str | Path | None, overrides: dict[str, Any], e
     # pick the same backend: gloo on CPU, NCCL on CUDA. A bad value fails on every rank alike.
     probe = load_settings(config, overrides).runtime.device
     init_distributed(resolve_device(probe, env.local_rank))
-    settings = resolve_settings(config, overrides) if env.is_main else None
+    settings = resolve_settings(config, overrides, notes) if env.is_main else None
     dumped = broadcast_object(settings.model_dump(mode="json") if settings is not None else None)
     return Settings(**dumped)  # type: ignore[arg-type]
 
 
-def load_run_data(settings: Any) -> Any:
-    """The data source, the train dataset and the evaluation splits that exist."""
-    from wsolkit.data.source import DataSource
-    from wsolkit.engine.trainer import RunData
+def _checked_data(settings: Any, dist_info: Any, callbacks: Callbacks) -> Any:
+    """The run's data (see :mod:`wsolkit.engine.rundata`): rank 0 checks the images, with a
+    progress bar, and every rank leaves out the same unreadable ones."""
+    from wsolkit.engine.distributed import broadcast_object
+    from wsolkit.engine.rundata import find_bad_images, load_run_data
 
-    d = settings.data
-    source = DataSource.from_settings(d)
-    train_ds = source.torch_dataset(d.train_split, train=True)
-    present = set(source.splits)
-    val = (
-        (source.split(d.val_split), source.torch_dataset(d.val_split, train=False))
-        if d.val_split in present
-        else (None, None)
-    )
-    test = (
-        (source.split(d.test_split), source.torch_dataset(d.test_split, train=False))
-        if d.test_split in present
-        else (None, None)
-    )
-    return RunData(source, train_ds, val[1], test[1], val[0], test[0])
+    def find_bad(source: Any, splits: list[Any]) -> Any:
+        found = None
+        if dist_info.is_main:
+            found = find_bad_images(source, splits, callbacks.on_progress)
+        return broadcast_object(found) if dist_info.enabled else found
+
+    data = load_run_data(settings, find_bad=find_bad)
+    if data.skipped and dist_info.is_main:
+        where = ", ".join(f"{len(bad)} in {name}" for name, bad in data.skipped.items())
+        callbacks.on_message(
+            f"note: left out {data.skipped_count} unreadable image(s) ({where}); first: "
+            f"{next(iter(data.skipped.values()))[0].reason}"
+        )
+    return data

@@ -12,9 +12,11 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from wsolkit.backbones import Backbone
 from wsolkit.engine.distributed import DistInfo
 from wsolkit.engine.sampling import EpochSampler, SeededDataset
 from wsolkit.errors import UsageError
+from wsolkit.methods import WsolMethod, WsolModel
 from wsolkit.registry import backbones, methods
 from wsolkit.settings import Settings
 from wsolkit.settings.validate import method_params
@@ -22,11 +24,11 @@ from wsolkit.settings.validate import method_params
 
 @dataclass
 class Built:
-    """The method object and the model (an ``nn.Module``, not yet DDP-wrapped)."""
+    """The method object, the model it built (not yet DDP-wrapped) and its backbone."""
 
-    method: Any
-    model: torch.nn.Module
-    backbone: Any
+    method: WsolMethod
+    model: WsolModel
+    backbone: Backbone
 
 
 def build_model(settings: Settings, num_classes: int, *, weights: str | None = None) -> Built:

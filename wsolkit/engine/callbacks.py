@@ -35,5 +35,9 @@ class Callbacks:
     def on_eval_end(self, label: str, metrics: dict[str, Any]) -> None:
         """Evaluation of ``label`` finished with these metrics."""
 
+    def on_progress(self, label: str, done: int, total: int) -> None:
+        """Work outside epochs and evaluations (e.g. "checking train images"): ``done`` of
+        ``total`` items."""
+
     def on_message(self, text: str) -> None:
         """A line worth showing the user (a note, a warning)."""

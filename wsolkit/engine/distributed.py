@@ -69,6 +69,11 @@ def barrier() -> None:
         dist.barrier()
 
 
+def world_size() -> int:
+    """Processes in the job (1 outside torchrun)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
 def all_reduce_sum(array: np.ndarray, device: torch.device) -> np.ndarray:
     """Sum a NumPy array over ranks (float64 or int64 kept exact)."""
     if not (dist.is_available() and dist.is_initialized()):

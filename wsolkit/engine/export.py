@@ -1,9 +1,10 @@
 """``export_cams()``: batched inference over a split into a CAM store (``wsolkit export-cams``).
 
 The model runs in eval mode (AMP on CUDA when asked); a background thread in the
-store writer compresses and writes, so the model never waits on disk. A killed
-export resumes where it stopped; a store of another checkpoint is refused unless
-``overwrite``.
+store writer compresses and writes, so the model never waits on disk. A killed,
+interrupted (:class:`ExportInterrupted`) or disk-starved export
+(:class:`~wsolkit.io.DiskWriteError`) resumes where it stopped; a store of
+another checkpoint is refused unless ``overwrite``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from wsolkit.errors import DataError, UsageError
+from wsolkit.errors import DataError, UsageError, WsolkitError
 from wsolkit.settings import Settings
 
 CHUNK = 1 << 20
@@ -51,11 +52,37 @@ class ExportResult:
     written: int
     resumed_from: int
     seconds: float
+    restarted: str = ""  # why a damaged store of this export was started over (else empty)
 
     @property
     def images_per_s(self) -> float:
         """Throughput of this invocation (images written / wall time)."""
         return self.written / max(self.seconds, 1e-9)
+
+
+class ExportInterrupted(WsolkitError):
+    """Ctrl-C during an export: the committed rows are kept; the message says how to continue.
+
+    ``command`` is the command line that continues the export (the CLI fills it
+    in); without it the message says to run the same export again.
+    """
+
+    exit_code = 130
+
+    def __init__(
+        self, path: Path | None, rows_done: int | None, total: int | None, command: str = ""
+    ) -> None:
+        self.path, self.rows_done, self.total = path, rows_done, total
+        if path is None or rows_done is None:
+            kept = "interrupted before any row was written"
+        else:
+            kept = f"interrupted; {path} keeps {rows_done} of {total} rows"
+        how = f"Continue with: {command}" if command else "Run the same export again to continue"
+        super().__init__(f"{kept}. {how}")
+
+    def with_command(self, command: str) -> ExportInterrupted:
+        """The same interruption, naming the command that continues it."""
+        return ExportInterrupted(self.path, self.rows_done, self.total, command)
 
 
 def sha256_of(path: Path) -> str:
@@ -87,7 +114,23 @@ def export_cams(
     options: ExportOptions,
     progress: Callable[[int, int], None] | None = None,
 ) -> ExportResult:
-    """Compute the CAMs of one split from a checkpoint and write (or resume) the store."""
+    """Compute the CAMs of one split from a checkpoint and write (or resume) the store.
+
+    Ctrl-C commits the rows computed so far and raises :class:`ExportInterrupted`.
+    """
+    try:
+        writer, start, seconds = _export(target, options, progress)
+    except KeyboardInterrupt:  # before the store was open (after it: ExportInterrupted)
+        raise ExportInterrupted(None, None, None) from None
+    return ExportResult(
+        writer.path, writer.total, writer.total - start, start, seconds, writer.restarted
+    )
+
+
+def _export(
+    target: Path, options: ExportOptions, progress: Callable[[int, int], None] | None
+) -> tuple[Any, int, float]:
+    """Open the store and fill it; returns the closed writer, its start row and the seconds."""
     from wsolkit.cams import CamStoreWriter
     from wsolkit.engine.checkpoint import load_checkpoint
     from wsolkit.engine.device import make_precision, resolve_device
@@ -117,11 +160,12 @@ def export_cams(
         progress=progress,
     )
     start, t0 = writer.start, time.perf_counter()
-    with writer:
-        _run(writer, model, method, dataset, settings, options, device, precision)
-    return ExportResult(
-        Path(out), writer.total, writer.total - start, start, time.perf_counter() - t0
-    )
+    try:
+        with writer:
+            _run(writer, model, method, dataset, settings, options, device, precision)
+    except KeyboardInterrupt:  # closing the writer committed every row it received
+        raise ExportInterrupted(writer.path, writer.rows_done, writer.total) from None
+    return writer, start, time.perf_counter() - t0
 
 
 def _settings(payload: dict[str, Any], options: ExportOptions) -> Settings:

@@ -1,16 +1,14 @@
-"""Seeding and RNG state capture, per rank.
+"""Seeding, per rank.
 
 Every epoch reseeds Python, NumPy and torch from ``(seed, epoch, rank)``, so the
 data order and augmentation of an epoch depend on nothing but its position: a
 run resumed at an epoch boundary replays exactly what the uninterrupted run
-would have done. The states are also saved in checkpoints, for inspection and
-for code that draws random numbers outside the epoch loop.
+would have done. No generator state needs saving in checkpoints.
 """
 
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import numpy as np
 import torch
@@ -31,24 +29,3 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (1 << 32))
     torch.manual_seed(seed)
-
-
-def capture_rng_state() -> dict[str, Any]:
-    """Python, NumPy, torch CPU and CUDA generator states."""
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng_state(state: dict[str, Any]) -> None:
-    """Inverse of :func:`capture_rng_state` (CUDA states only where CUDA is present)."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])

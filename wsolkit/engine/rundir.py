@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from wsolkit.engine.summary import RunSummary
 from wsolkit.errors import DataError, UsageError
-from wsolkit.io import atomic_write_text
+from wsolkit.io import atomic_write_text, write_guard
 
 SETTINGS = "settings.yaml"
 METRICS = "metrics.jsonl"
@@ -83,9 +84,12 @@ class RunDir:
         atomic_write_text(self.settings_file, text)
 
     def append_metrics(self, record: dict[str, Any]) -> None:
-        """Append one JSON line and flush it to disk."""
+        """Append one JSON line and flush it to disk (a full disk is a one-line error; a torn
+        last line is dropped when the file is read)."""
         line = json.dumps(record, sort_keys=False, default=_jsonable) + "\n"
-        with open(self.metrics_file, "a", encoding="utf-8") as fh:
+        with write_guard(self.metrics_file, "metrics file"), open(
+            self.metrics_file, "a", encoding="utf-8"
+        ) as fh:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
@@ -114,9 +118,17 @@ class RunDir:
             "".join(json.dumps(r, default=_jsonable) + "\n" for r in kept),
         )
 
-    def write_summary(self, summary: dict[str, Any]) -> None:
+    def write_summary(self, summary: RunSummary) -> None:
         """``summary.json`` (atomically)."""
-        atomic_write_text(self.summary_file, json.dumps(summary, indent=2, default=_jsonable))
+        atomic_write_text(self.summary_file, summary.to_json_text())
+
+    def read_summary(self) -> RunSummary:
+        """``summary.json``; a run that has not finished its test is a one-line error."""
+        if not self.summary_file.is_file():
+            raise DataError(
+                f"{self.path}: no {SUMMARY} (the run has not finished its test evaluation)"
+            )
+        return RunSummary.read(self.summary_file)
 
 
 def default_run_name(dataset: str, backbone: str, method: str) -> str:

@@ -15,13 +15,24 @@ from pathlib import Path
 from typing import Any
 
 from wsolkit.errors import UsageError
-from wsolkit.settings import Settings, load_settings
+from wsolkit.settings import MethodSettings, Settings, load_settings
 from wsolkit.settings.recipes import RECIPE_DIR
 from wsolkit.settings.validate import check_names, method_params
 
 DEFAULT_METHOD = "aligned-eil"
-# Settings that may differ when a run is resumed: where and how it runs, not what it trains.
-RESUMABLE_CHANGES = ("runtime.", "optim.epochs")
+# Settings that may differ when a run is resumed: where and how it runs and reads its data,
+# not what it trains. A moved dataset is accepted because the run's data fingerprint (checked
+# on resume) proves it is the same data.
+RESUMABLE_CHANGES = (
+    "runtime.",
+    "optim.epochs",
+    "data.root",
+    "data.image_root",
+    "data.mask_root",
+    "data.skip_bad_images",
+    "data.cache_images",
+    "data.check_images",
+)
 SPEC_DATA_FIELDS = ("resize_size", "crop_size", "eval_size", "mean", "std")
 
 
@@ -39,19 +50,74 @@ def embedded_recipe(method: str | None) -> Path:
     return own if own.is_file() else RECIPE_DIR / "synthetic-tiny-cam.yaml"
 
 
-def resolve_settings(config: str | Path | None, overrides: dict[str, Any]) -> Settings:
-    """Load settings for a new run, applying the embedded default and the dataset's defaults."""
+def resolve_settings(
+    config: str | Path | None, overrides: dict[str, Any], notes: list[str] | None = None
+) -> Settings:
+    """Load settings for a new run, applying the embedded default and the dataset's defaults.
+
+    Names and method hyperparameters are checked first, before anything expensive (the
+    embedded dataset is generated only for valid settings). ``notes`` receives what the
+    user should be told (hyperparameters of a recipe's other method that were dropped).
+    """
     no_data = _given(overrides, "data.root") is None
     dataset = _given(overrides, "data.dataset")
     if config is None and no_data and dataset in (None, "synthetic"):
         config = embedded_recipe(_given(overrides, "method.name"))
     settings = load_settings(config, overrides)
-    if settings.data.root is None and settings.data.dataset in (None, "synthetic"):
-        settings = _with_embedded_dataset(settings)
-    settings = _with_dataset_defaults(settings)
+    settings = _without_recipe_params_of_another_method(settings, config, overrides, notes)
     check_names(settings)
     method_params(settings)
-    return settings
+    if settings.data.root is None and settings.data.dataset in (None, "synthetic"):
+        settings = _with_embedded_dataset(settings)
+    return _with_dataset_defaults(settings)
+
+
+def _without_recipe_params_of_another_method(
+    settings: Settings,
+    config: str | Path | None,
+    overrides: dict[str, Any],
+    notes: list[str] | None,
+) -> Settings:
+    """A recipe's method hyperparameters are for the recipe's method: when the command line
+    (or the environment) chooses another method, they are dropped, and the user is told."""
+    if config is None:
+        return settings
+    from wsolkit.settings.loader import read_yaml_config
+    from wsolkit.settings.recipes import resolve_config
+
+    recipe = read_yaml_config(resolve_config(config)).get("method", {})
+    recipe_method = recipe.get("name", DEFAULT_METHOD)
+    chosen = settings.method.name
+    if recipe_method == chosen:
+        return settings
+    explicit = {
+        key.partition(".")[2]
+        for key in _given_keys(overrides)
+        if key.startswith("method.") and key != "method.name"
+    }
+    dropped = [k for k in recipe if k != "name" and k not in explicit]
+    if not dropped:
+        return settings
+    kept = {k: v for k, v in settings.method.params.items() if k not in dropped}
+    method = MethodSettings(name=chosen, **kept)
+    if notes is not None:
+        names = ", ".join(f"method.{k}" for k in dropped)
+        notes.append(
+            f"the recipe {config} sets hyperparameters of '{recipe_method}' ({names}); "
+            f"they were dropped, since '{chosen}' was chosen: it uses its own defaults "
+            "(`wsolkit list methods --json`)"
+        )
+    return settings.model_copy(update={"method": method})
+
+
+def _given_keys(overrides: dict[str, Any]) -> set[str]:
+    """Dotted keys set by a flag, ``--set`` or a ``WSOLKIT_*`` variable."""
+    keys = {k for k, v in overrides.items() if v is not None}
+    for name in os.environ:
+        if name.upper().startswith("WSOLKIT_") and "__" in name:
+            section, _, key = name[len("WSOLKIT_") :].lower().partition("__")
+            keys.add(f"{section}.{key}")
+    return keys
 
 
 def _with_embedded_dataset(settings: Settings) -> Settings:
@@ -93,23 +159,44 @@ def _with_dataset_defaults(settings: Settings) -> Settings:
     return settings.model_copy(update={"data": data.model_copy(update=updates)})
 
 
-def resume_settings(recorded: Path, overrides: dict[str, Any]) -> Settings:
-    """The run's own settings; changing what it trains is refused with one clear line."""
+def resume_settings(
+    recorded: Path, overrides: dict[str, Any], config: str | Path | None = None
+) -> Settings:
+    """The run's own settings, under ``config`` (a recipe), the environment and the flags.
+
+    Any of those that would change what the run trains is refused with one line naming
+    the setting, both values and where the new one came from; settings of where and how
+    it runs (and reads its data) may change.
+    """
     from wsolkit.settings.loader import read_yaml_config
 
-    before = Settings(**read_yaml_config(recorded))  # the file alone: every key is recorded
-    after = load_settings(recorded, overrides)
+    base = read_yaml_config(recorded)
+    before = Settings(**base)  # the file alone: every key is recorded
+    after = load_settings(config, overrides, base=base)
     changed = _diff(before.model_dump(mode="json"), after.model_dump(mode="json"))
     bad = [k for k in changed if not k.startswith(RESUMABLE_CHANGES)]
     if bad:
         key = bad[0]
         raise UsageError(
-            f"cannot resume {recorded.parent} with {key} = {_lookup(after, key)!r}: the run was "
-            f"trained with {_lookup(before, key)!r}; start a new run instead (drop --resume)"
+            f"cannot resume {recorded.parent} with {key} = {_lookup(after, key)!r} "
+            f"({_origin(key, overrides, config)}): the run was trained with "
+            f"{_lookup(before, key)!r}; drop that setting, or start a new run (no --resume)"
         )
     if after.optim.epochs < before.optim.epochs:
         raise UsageError("optim.epochs can only grow when resuming")
     return after
+
+
+def _origin(key: str, overrides: dict[str, Any], config: str | Path | None) -> str:
+    """Which source set ``key``: a flag, a ``WSOLKIT_*`` variable or the ``--config`` file."""
+    if overrides.get(key) is not None:
+        return "from the command line"
+    env = "WSOLKIT_" + key.replace(".", "__").upper()
+    if any(name.upper() == env for name in os.environ):
+        return f"from ${env}"
+    if config is not None:
+        return f"from --config {config}"
+    return "a default"
 
 
 def _diff(a: dict[str, Any], b: dict[str, Any]) -> list[str]:

@@ -13,27 +13,19 @@ from torch.nn.parallel import DistributedDataParallel
 from wsolkit.data.dataset import SkippedImages
 from wsolkit.engine import build as builders
 from wsolkit.engine.callbacks import Callbacks
-from wsolkit.engine.checkpoint import save_checkpoint
+from wsolkit.engine.checkpoint import Checkpoint, DatasetInfo, read_checkpoint, save_checkpoint
 from wsolkit.engine.device import Precision
 from wsolkit.engine.distributed import DistInfo, all_reduce_sum, barrier
 from wsolkit.engine.evaluation import EvalContext, evaluate
-from wsolkit.engine.rng import capture_rng_state, epoch_seed, seed_everything
+from wsolkit.engine.rng import epoch_seed, seed_everything
+from wsolkit.engine.rundata import RunData
 from wsolkit.engine.rundir import RunDir
 from wsolkit.engine.schedule import Schedule, apply_lr
+from wsolkit.engine.summary import RunSummary
 from wsolkit.errors import WsolkitError
+from wsolkit.io import DiskWriteError
+from wsolkit.metrics.scores import SplitScores
 from wsolkit.settings import Settings
-
-
-@dataclass
-class RunData:
-    """The splits and datasets of a run."""
-
-    source: Any
-    train: Any
-    val: Any | None
-    test: Any | None
-    val_meta: Any | None
-    test_meta: Any | None
 
 
 @dataclass
@@ -58,7 +50,7 @@ class Trainer:
         device: torch.device,
         precision: Precision,
         callbacks: Callbacks,
-        resume: dict[str, Any] | None = None,
+        resume: Checkpoint | None = None,
     ) -> None:
         self.settings, self.data = settings, data
         self.run: RunDir | None = None
@@ -77,6 +69,8 @@ class Trainer:
         self.scaler = precision.grad_scaler()
         self.state = TrainState()
         self.skipped = SkippedImages()
+        for images in data.skipped.values():  # found unreadable before training, left out
+            self.skipped.images.update((bad.image_id, bad) for bad in images)
         if resume is not None:
             self._load(resume)
         self.ddp = (
@@ -105,37 +99,42 @@ class Trainer:
         warm = o.warm_epochs > 0 and epoch < o.warm_epochs
         return self._loaders[o.warm_batch_size if warm else o.batch_size]
 
-    def _payload(self) -> dict[str, Any]:
-        return {
-            "settings": self.settings.model_dump(mode="json"),
-            "epoch": self.state.epoch,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "rng": capture_rng_state(),
-            "best": {"score": self.state.best_score, "epoch": self.state.best_epoch},
-            "skipped_images": self.state.skipped_images,
-            "dataset": {
-                "num_classes": self.data.source.num_classes,
-                "class_names": list(getattr(self.data.source, "class_names", []) or []),
-            },
-        }
+    def _checkpoint(self) -> Checkpoint:
+        return Checkpoint(
+            settings=self.settings.model_dump(mode="json"),
+            epoch=self.state.epoch,
+            model=self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            scaler=self.scaler.state_dict(),
+            best_score=self.state.best_score,
+            best_epoch=self.state.best_epoch,
+            skipped_images=self.state.skipped_images,
+            dataset=DatasetInfo(
+                self.data.source.num_classes,
+                list(self.data.source.class_names),
+                dict(self.data.fingerprints),
+            ),
+        )
 
-    def _load(self, payload: dict[str, Any]) -> None:
-        self.model.load_state_dict(payload["model"])
-        self.optimizer.load_state_dict(payload["optimizer"])
-        self.scaler.load_state_dict(payload["scaler"])
-        self.state.epoch = payload["epoch"]
-        self.state.best_score = payload["best"]["score"]
-        self.state.best_epoch = payload["best"]["epoch"]
-        self.state.skipped_images = payload.get("skipped_images", 0)
+    def _load(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.optimizer is None or checkpoint.scaler is None:
+            raise WsolkitError(
+                "the checkpoint holds weights only (no optimizer state): it cannot be resumed"
+            )
+        self.model.load_state_dict(checkpoint.model)
+        self.optimizer.load_state_dict(checkpoint.optimizer)
+        self.scaler.load_state_dict(checkpoint.scaler)
+        self.state.epoch = checkpoint.epoch
+        self.state.best_score = checkpoint.best_score
+        self.state.best_epoch = checkpoint.best_epoch
+        self.state.skipped_images = checkpoint.skipped_images
 
     def _save(self, name: str) -> None:
         if self.dist.is_main and self.run is not None:
-            save_checkpoint(self.run.checkpoint(name), self._payload())
+            save_checkpoint(self.run.checkpoint(name), self._checkpoint(), what="checkpoint")
 
     # -- loop ------------------------------------------------------------------
-    def fit(self, run: RunDir) -> dict[str, Any] | None:
+    def fit(self, run: RunDir) -> RunSummary | None:
         """Train from the current epoch to the last in ``run``; then test best and last."""
         self.run = run
         o = self.settings.optim
@@ -154,6 +153,12 @@ class Trainer:
                 barrier()
         except KeyboardInterrupt:
             raise Interrupted(run, self.state.epoch) from None
+        except DiskWriteError as exc:  # the last checkpoint written is intact: say how to go on
+            raise DiskWriteError(
+                exc.path,
+                exc.errno,
+                fix=f"free space, then continue with: wsolkit train --resume {run.path}",
+            ) from None
         return self._finish(time.perf_counter() - start)
 
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
@@ -229,7 +234,7 @@ class Trainer:
     # -- validation and test -----------------------------------------------------
     def _context(self, meta: Any) -> EvalContext:
         return EvalContext(
-            self.settings,
+            self.settings.protocol,
             meta,
             self.data.source.mask_root,
             self.device,
@@ -251,45 +256,43 @@ class Trainer:
             "val",
             self.dist.is_main,
         )
-        record["val"] = result
-        score = result.get("score")
+        record["val"] = result.to_json()
+        score = result.score
         # Ties keep the earliest epoch (SPEC.md §2.9).
         if score is not None and (self.state.best_score is None or score > self.state.best_score):
             self.state.best_score, self.state.best_epoch = score, epoch
             record["is_best"] = True
             self._save("best")
 
-    def _finish(self, train_time: float) -> dict[str, Any] | None:
-        from wsolkit.engine.checkpoint import load_checkpoint
-
-        results: dict[str, Any] = {}
+    def _finish(self, train_time: float) -> RunSummary | None:
+        results: dict[str, SplitScores] = {}
         if self.data.test is not None:
             results["last"] = self._test("last")
             best_path = self.run.checkpoint("best")
             if self.state.best_epoch == self.state.epoch:
                 results["best"] = results["last"]  # the same weights: no second evaluation
             elif best_path.exists():
-                self.model.load_state_dict(load_checkpoint(best_path)["model"])
+                self.model.load_state_dict(read_checkpoint(best_path).model)
                 results["best"] = self._test("best")
-        summary = {
-            "run_dir": str(self.run.path),
-            "settings": self.settings.model_dump(mode="json"),
-            "epochs": self.state.epoch,
-            "best_epoch": self.state.best_epoch,
-            "best_val_score": self.state.best_score,
-            "test": results,
-            "train_time_s": train_time,
-            "skipped_images": self.state.skipped_images,
-            "world_size": self.dist.world_size,
-        }
         if not self.dist.is_main:
             return None
+        summary = RunSummary(
+            run_dir=str(self.run.path),
+            settings=self.settings.model_dump(mode="json"),
+            epochs=self.state.epoch,
+            best_epoch=self.state.best_epoch,
+            best_val_score=self.state.best_score,
+            test=results,
+            train_time_s=train_time,
+            skipped_images=self.state.skipped_images,
+            world_size=self.dist.world_size,
+        )
         for kind, result in results.items():
-            self.run.append_metrics({"kind": "test", "checkpoint": kind, **result})
+            self.run.append_metrics({"kind": "test", "checkpoint": kind, **result.to_json()})
         self.run.write_summary(summary)
         return summary
 
-    def _test(self, checkpoint: str) -> dict[str, Any]:
+    def _test(self, checkpoint: str) -> SplitScores:
         return evaluate(
             self.built.method,
             self.model,

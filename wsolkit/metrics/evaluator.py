@@ -9,6 +9,7 @@ ranks (DDP all-reduce) combine into exactly the single-process result.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -17,6 +18,10 @@ from wsolkit.errors import DataError
 from wsolkit.metrics.boxes import cam_thresholds, rescale_boxes
 from wsolkit.metrics.contours import threshold_ious
 from wsolkit.metrics.results import ClassificationResult, LocalizationResult
+from wsolkit.settings.protocol import EvalProtocol
+
+if TYPE_CHECKING:
+    from wsolkit.metrics.split import ScoredBatch
 
 
 def check_in_unit_range(scoremap: np.ndarray, image_id: str, size: int) -> None:
@@ -90,29 +95,26 @@ class BoxEvaluator:
     """MaxBoxAcc(V2), GT-known Loc and Top-1 Loc over a box split, streaming.
 
     ``metadata``: the split (its boxes and original sizes); GT boxes are
-    rescaled to ``eval_size``×``eval_size`` once. ``accumulate`` takes score maps
-    already normalized to that size (see :func:`normalize_scoremap`).
+    rescaled to ``protocol.eval_size``² once. ``accumulate`` takes score maps
+    already normalized to that size (see :func:`normalize_scoremap`). The
+    report field it fills is ``box``.
     """
 
-    def __init__(
-        self,
-        metadata: SplitMetadata,
-        *,
-        eval_size: int = 224,
-        cam_curve_interval: float = 0.001,
-        iou_thresholds: Sequence[int] = (30, 50, 70),
-        multi_contour: bool = True,
-    ) -> None:
+    field: ClassVar[str] = "box"
+
+    def __init__(self, metadata: SplitMetadata, protocol: EvalProtocol | None = None) -> None:
         if metadata.boxes is None:
             raise DataError(
                 f"{metadata.folder or 'the split'} has no boxes (localization.txt); "
                 "box metrics need them (for masks use MaskEvaluator / --mask-root)"
             )
+        protocol = protocol or EvalProtocol()
         self.metadata = metadata
-        self.eval_size = int(eval_size)
-        self.cam_curve_interval = float(cam_curve_interval)
-        self.iou_thresholds = tuple(int(d) for d in iou_thresholds)
-        self.multi_contour = bool(multi_contour)
+        self.protocol = protocol
+        self.eval_size = protocol.eval_size
+        self.cam_curve_interval = protocol.cam_curve_interval
+        self.iou_thresholds = protocol.iou_thresholds
+        self.multi_contour = protocol.multi_contour
         self.thresholds = cam_thresholds(self.cam_curve_interval)
         grid = (self.eval_size, self.eval_size)
         self.gt_boxes = {
@@ -145,6 +147,38 @@ class BoxEvaluator:
             top1_correct=flags,
         )
         self.merge_state(batch)
+
+    @classmethod
+    def applies(cls, metadata: SplitMetadata, mask_root: object) -> bool:
+        """A box split."""
+        return metadata.boxes is not None
+
+    @classmethod
+    def for_split(
+        cls, metadata: SplitMetadata, protocol: EvalProtocol, mask_root: object
+    ) -> BoxEvaluator:
+        """The evaluator of ``metadata`` under ``protocol``."""
+        return cls(metadata, protocol)
+
+    def accumulate_batch(self, batch: ScoredBatch) -> None:
+        """Add a batch; Top-1 Loc counts its images when ``batch.top5`` is given."""
+        flags = None
+        if batch.top5 is not None:
+            labels = self.metadata.labels
+            top1 = batch.top5[:, 0]
+            flags = [int(c) == labels[i] for c, i in zip(top1, batch.image_ids, strict=True)]
+        for scoremap, image_id in zip(batch.scoremaps, batch.image_ids, strict=True):
+            self._check(scoremap, image_id)
+        self.merge_state(
+            evaluate_box_batch(
+                batch.scoremaps,
+                [self.gt_boxes[i] for i in batch.image_ids],
+                self.thresholds,
+                self.iou_thresholds,
+                multi_contour=self.multi_contour,
+                top1_correct=flags,
+            )
+        )
 
     def state(self) -> dict[str, np.ndarray]:
         """The count arrays (copies): sum them across processes, then :meth:`merge_state`."""
@@ -184,26 +218,58 @@ class BoxEvaluator:
 
 
 class ClassificationAccuracy:
-    """Streaming top-k accuracy (top-1 and top-5 by default) from class scores."""
+    """Streaming top-k accuracy (top-1 and top-5) from the predicted classes, best first.
 
-    def __init__(self, topk: Sequence[int] = (1, 5)) -> None:
+    The report field it fills is ``classification``; it stays empty (``compute``
+    gives None) unless every image of the split came with predictions.
+    """
+
+    field: ClassVar[str] = "classification"
+
+    def __init__(self, metadata: SplitMetadata | None = None, topk: Sequence[int] = (1, 5)) -> None:
+        self.metadata = metadata
         self.topk = tuple(int(k) for k in topk)
+        self.reset()
+
+    @classmethod
+    def applies(cls, metadata: SplitMetadata, mask_root: object) -> bool:
+        """Every split: accuracy needs only labels and predictions."""
+        return True
+
+    @classmethod
+    def for_split(
+        cls, metadata: SplitMetadata, protocol: EvalProtocol, mask_root: object
+    ) -> ClassificationAccuracy:
+        """Top-1 and top-5 accuracy against ``metadata``'s labels."""
+        return cls(metadata)
+
+    def reset(self) -> None:
+        """Forget every accumulated prediction."""
         self._correct = np.zeros(len(self.topk), dtype=np.int64)
         self._images = 0
 
-    def accumulate(self, scores: np.ndarray, labels: np.ndarray) -> None:
-        """Add a batch: ``scores`` B×K (logits or probabilities), ``labels`` B (int)."""
-        scores = np.asarray(scores)
+    def accumulate(self, top_classes: np.ndarray, labels: np.ndarray) -> None:
+        """Add a batch: ``top_classes`` B×k predicted classes (best first), ``labels`` B."""
+        top_classes = np.asarray(top_classes)
         labels = np.asarray(labels).reshape(-1)
-        if scores.ndim != 2 or scores.shape[0] != labels.shape[0]:
+        if top_classes.ndim != 2 or top_classes.shape[0] != labels.shape[0]:
             raise ValueError(
-                f"scores must be B×K and labels B, got {scores.shape} and {labels.shape}"
+                f"top_classes must be B×k and labels B, got {top_classes.shape} and "
+                f"{labels.shape}"
             )
-        order = np.argsort(-scores, axis=1, kind="stable")[:, : max(self.topk)]
-        hit = order == labels[:, None]
+        hit = top_classes[:, : max(self.topk)] == labels[:, None]
         for i, k in enumerate(self.topk):
             self._correct[i] += int(hit[:, :k].any(axis=1).sum())
         self._images += labels.shape[0]
+
+    def accumulate_batch(self, batch: ScoredBatch) -> None:
+        """Count a batch that carries predictions (labels from the metadata)."""
+        if batch.top5 is None:
+            return
+        if self.metadata is None:
+            raise ValueError("ClassificationAccuracy needs the split's metadata for its labels")
+        labels = np.asarray([self.metadata.labels[i] for i in batch.image_ids])
+        self.accumulate(batch.top5, labels)
 
     def state(self) -> dict[str, np.ndarray]:
         """Counts to merge across processes."""
@@ -214,10 +280,10 @@ class ClassificationAccuracy:
         self._correct += np.asarray(state["correct"], dtype=np.int64)
         self._images += int(state["images"])
 
-    def compute(self) -> ClassificationResult:
-        """Top-k accuracies in percent."""
+    def compute(self) -> ClassificationResult | None:
+        """Top-k accuracies in percent; None when no prediction was accumulated."""
         if self._images == 0:
-            raise DataError("no prediction was accumulated: nothing to evaluate")
+            return None
         return ClassificationResult(
             self._images, {k: int(c) for k, c in zip(self.topk, self._correct, strict=True)}
         )

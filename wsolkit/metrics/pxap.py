@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 import cv2
 import numpy as np
@@ -18,6 +19,10 @@ from wsolkit.errors import DataError
 from wsolkit.metrics.boxes import cam_thresholds
 from wsolkit.metrics.evaluator import check_in_unit_range
 from wsolkit.metrics.results import MaskResult
+from wsolkit.settings.protocol import EvalProtocol
+
+if TYPE_CHECKING:
+    from wsolkit.metrics.split import ScoredBatch
 
 
 def pxap_bin_edges(cam_curve_interval: float) -> np.ndarray:
@@ -101,31 +106,52 @@ def mask_histograms(
 
 
 class MaskEvaluator:
-    """PxAP over a mask split, streaming.
+    """PxAP over a mask split, streaming; the report field it fills is ``mask``.
 
     ``mask_root``: the folder the mask paths of the metadata are relative to
     (wsolkit does not append ``OpenImages/`` to it, unlike the canonical script).
     """
 
+    field: ClassVar[str] = "mask"
+
     def __init__(
         self,
         metadata: SplitMetadata,
+        protocol: EvalProtocol | None = None,
         *,
         mask_root: Path | str,
-        eval_size: int = 224,
-        cam_curve_interval: float = 0.001,
     ) -> None:
         if metadata.masks is None:
             raise DataError(
                 f"{metadata.folder or 'the split'} has no masks; PxAP needs mask lines in "
                 "localization.txt (or mask_localization.txt)"
             )
+        protocol = protocol or EvalProtocol()
         self.metadata = metadata
+        self.protocol = protocol
         self.mask_root = Path(mask_root)
-        self.eval_size = int(eval_size)
-        self.cam_curve_interval = float(cam_curve_interval)
+        self.eval_size = protocol.eval_size
+        self.cam_curve_interval = protocol.cam_curve_interval
         self.edges = pxap_bin_edges(self.cam_curve_interval)
         self.reset()
+
+    @classmethod
+    def applies(cls, metadata: SplitMetadata, mask_root: Path | None) -> bool:
+        """A split with masks whose mask folder is known."""
+        return metadata.masks is not None and mask_root is not None
+
+    @classmethod
+    def for_split(
+        cls, metadata: SplitMetadata, protocol: EvalProtocol, mask_root: Path | None
+    ) -> MaskEvaluator:
+        """The evaluator of ``metadata`` under ``protocol``, masks read below ``mask_root``."""
+        assert mask_root is not None
+        return cls(metadata, protocol, mask_root=mask_root)
+
+    def accumulate_batch(self, batch: ScoredBatch) -> None:
+        """Add every map of a batch."""
+        for scoremap, image_id in zip(batch.scoremaps, batch.image_ids, strict=True):
+            self.accumulate(scoremap, image_id)
 
     def reset(self) -> None:
         """Forget every accumulated image."""

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from wsolkit.metrics.scores import LocalizationScores, MaskScores
+
 
 def _first_best(curve: np.ndarray) -> int:
     """Index of the first maximum (``numpy.argmax``)."""
@@ -98,8 +100,9 @@ class LocalizationResult:
             return None
         return float(curve[self.iou_thresholds.index(iou), self.threshold_index(threshold)])
 
-    def to_dict(self, *, curves: bool = True) -> dict[str, Any]:
-        """JSON-ready: the SPEC.md §5 keys, GT-known / Top-1 Loc, the protocol and the curves."""
+    def scores(self, *, curves: bool = True) -> LocalizationScores:
+        """The SPEC.md §5 numbers, GT-known / Top-1 Loc, the protocol and (optionally) the
+        curves, typed."""
         levels = [str(d) for d in self.iou_thresholds]
         out: dict[str, Any] = {
             "max_box_acc_v2": self.max_box_acc_v2,
@@ -113,8 +116,9 @@ class LocalizationResult:
         if 50 in self.iou_thresholds:
             best = self.best_threshold[50]
             out["gt_known_loc"] = {"value": self.gt_known_loc(best), "threshold": best}
-            if self.correct_top1 is not None:
-                curve = self.top1_loc_curve[self.iou_thresholds.index(50)]  # type: ignore[index]
+            top1_curve = self.top1_loc_curve
+            if top1_curve is not None:
+                curve = top1_curve[self.iou_thresholds.index(50)]
                 out["top1_loc"] = {
                     "value": float(curve.max()),
                     "threshold": float(self.thresholds[_first_best(curve)]),
@@ -125,11 +129,14 @@ class LocalizationResult:
                 "thresholds": self.thresholds.tolist(),
                 "box_acc": dict(zip(levels, self.box_acc.tolist(), strict=True)),
             }
-            if self.correct_top1 is not None:
-                out["curves"]["top1_loc"] = dict(
-                    zip(levels, self.top1_loc_curve.tolist(), strict=True)
-                )  # type: ignore[union-attr]
-        return out
+            top1_curve = self.top1_loc_curve
+            if top1_curve is not None:
+                out["curves"]["top1_loc"] = dict(zip(levels, top1_curve.tolist(), strict=True))
+        return LocalizationScores.model_validate(out)
+
+    def to_dict(self, *, curves: bool = True) -> dict[str, Any]:
+        """JSON-ready :meth:`scores`."""
+        return self.scores(curves=curves).to_json()
 
 
 @dataclass
@@ -147,8 +154,8 @@ class MaskResult:
     images: int
     cam_curve_interval: float
 
-    def to_dict(self, *, curves: bool = True) -> dict[str, Any]:
-        """JSON-ready: ``pxap`` and, optionally, the curve (NaN written as null)."""
+    def scores(self, *, curves: bool = True) -> MaskScores:
+        """``pxap`` and, optionally, the curve (NaN precision written as None), typed."""
         out: dict[str, Any] = {
             "pxap": self.pxap,
             "images": self.images,
@@ -159,7 +166,11 @@ class MaskResult:
                 "precision": [None if np.isnan(p) else float(p) for p in self.precision],
                 "recall": [float(r) for r in self.recall],
             }
-        return out
+        return MaskScores.model_validate(out)
+
+    def to_dict(self, *, curves: bool = True) -> dict[str, Any]:
+        """JSON-ready :meth:`scores`."""
+        return self.scores(curves=curves).to_json()
 
 
 @dataclass

@@ -15,24 +15,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wsolkit.engine.summary import RunSummary
 from wsolkit.errors import UsageError
+from wsolkit.metrics.scores import SplitScores, legend
 
-METRICS: tuple[tuple[str, str], ...] = (
-    ("top1", "Top-1"),
-    ("top5", "Top-5"),
-    ("top1_loc", "T1Loc"),
-    ("gt_known_loc", "GTLoc"),
-    ("box_acc_30", "@30"),
-    ("box_acc_50", "@50"),
-    ("box_acc_70", "@70"),
-    ("max_box_acc_v2", "V2"),
-    ("pxap", "PxAP"),
-)
-LEGEND = (
-    "Top-1/Top-5: classification accuracy · T1Loc: Top-1 Loc · GTLoc: GT-known Loc "
-    "(IoU 50, at the best threshold) · @δ: MaxBoxAcc at IoU δ% · V2: MaxBoxAccV2 · "
-    "PxAP: pixel average precision"
-)
+# Metric columns come from the score models: a metric that adds a column there shows up here.
+METRICS: tuple[tuple[str, str], ...] = tuple((c.key, c.label) for c in SplitScores.columns())
+LEGEND = legend(SplitScores.columns())
 LABELS: tuple[tuple[str, str], ...] = (
     ("name", "run"),
     ("dataset", "dataset"),
@@ -80,60 +69,40 @@ def expand_inputs(patterns: Iterable[str]) -> tuple[list[Path], list[str]]:
     return paths, missing
 
 
-def rows_from_summary(run_dir: Path, summary: dict[str, Any]) -> list[CompareRow]:
+def rows_from_summary(run_dir: Path, summary: RunSummary) -> list[CompareRow]:
     """One row per tested checkpoint of a run's ``summary.json``."""
-    settings = summary["settings"]
-    rows = []
-    for checkpoint, result in summary.get("test", {}).items():
-        rows.append(
-            CompareRow(
-                name=run_dir.name,
-                source=str(run_dir),
-                dataset=settings["data"].get("dataset") or "?",
-                split=settings["data"].get("test_split", "test"),
-                backbone=settings["model"]["backbone"],
-                method=settings["method"]["name"],
-                checkpoint=checkpoint,
-                **metrics_of(result),
-            )
+    return [
+        CompareRow(
+            name=run_dir.name,
+            source=str(run_dir),
+            dataset=summary.dataset or "?",
+            split=summary.test_split,
+            backbone=summary.backbone,
+            method=summary.method,
+            checkpoint=checkpoint,
+            **metrics_of(scores),
         )
-    return rows
+        for checkpoint, scores in summary.test.items()
+    ]
 
 
-def metrics_of(result: dict[str, Any]) -> dict[str, Any]:
-    """Flatten an evaluation result (engine format) into row metrics and the @50 curve."""
-    loc = result.get("localization") or {}
-    per_level = loc.get("max_box_acc", {})
-    metrics: dict[str, float | None] = {
-        "top1": result.get("top1"),
-        "top5": result.get("top5"),
-        "top1_loc": (loc.get("top1_loc") or {}).get("value"),
-        "gt_known_loc": (loc.get("gt_known_loc") or {}).get("value"),
-        "box_acc_30": per_level.get("30"),
-        "box_acc_50": per_level.get("50"),
-        "box_acc_70": per_level.get("70"),
-        "max_box_acc_v2": loc.get("max_box_acc_v2"),
-        "pxap": (result.get("mask") or {}).get("pxap"),
-    }
-    curves = loc.get("curves") or {}
+def metrics_of(scores: SplitScores) -> dict[str, Any]:
+    """A row's metric values, its BoxAcc curve at IoU 50 and that curve's best threshold."""
+    loc = scores.localization
+    curves = loc.curves if loc is not None else None
     return {
-        "metrics": metrics,
-        "curve_50": (curves.get("box_acc") or {}).get("50"),
-        "thresholds": curves.get("thresholds"),
-        "best_threshold_50": (loc.get("best_threshold") or {}).get("50"),
+        "metrics": scores.column_values(),
+        "curve_50": loc.curve(50) if loc is not None else None,
+        "thresholds": curves.thresholds if curves is not None else None,
+        "best_threshold_50": (loc.best_threshold or {}).get("50") if loc is not None else None,
     }
 
 
 def read_run(path: Path) -> list[CompareRow]:
     """Rows of a run directory; a run without summary.json is not finished (error)."""
-    summary_file = path / "summary.json"
-    if not summary_file.is_file():
-        raise UsageError(f"{path}: no summary.json (the run has not finished its test evaluation)")
-    try:
-        summary = json.loads(summary_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{summary_file}: unreadable ({exc})") from None
-    return rows_from_summary(path, summary)
+    from wsolkit.engine.rundir import RunDir
+
+    return rows_from_summary(path, RunDir(path).read_summary())
 
 
 def read_store(path: Path) -> list[CompareRow]:
@@ -143,8 +112,7 @@ def read_store(path: Path) -> list[CompareRow]:
 
     with CamStore.open(path) as store:
         p = store.provenance
-        protocol = _store_protocol(p.settings)
-    result = evaluate_store(path, **protocol)
+    scores = evaluate_store(path).scores(curves=True)
     checkpoint = Path(p.checkpoint).stem if p.checkpoint else p.source or "store"
     # export-cams names stores cams-<split>-<ckpt>.h5 inside the run: the run names the row.
     name = path.parent.name if path.stem.startswith("cams-") else path.stem
@@ -157,23 +125,9 @@ def read_store(path: Path) -> list[CompareRow]:
             backbone=p.backbone or "?",
             method=p.method or "?",
             checkpoint=checkpoint,
-            **metrics_of(result),
+            **metrics_of(scores),
         )
     ]
-
-
-def _store_protocol(settings_text: str) -> dict[str, Any]:
-    """The evaluation protocol a model store's run used (the canonical one otherwise)."""
-    if not settings_text:
-        return {}
-    from wsolkit.settings import Settings
-
-    e = Settings.model_validate_json(settings_text).eval
-    return {
-        "cam_curve_interval": e.cam_curve_interval,
-        "iou_thresholds": tuple(e.iou_thresholds),
-        "multi_contour": e.multi_contour,
-    }
 
 
 def parse_where(clauses: Iterable[str]) -> list[tuple[str, str]]:
@@ -237,6 +191,53 @@ def _text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
+
+
+_SEPARATORS = "-_./ "
+
+
+def _common_prefix(names: list[str]) -> str:
+    """The longest prefix every name shares, cut back to a separator (``synthetic-tiny-``)."""
+    prefix = names[0]
+    for name in names[1:]:
+        while not name.startswith(prefix):
+            prefix = prefix[:-1]
+    cut = max(prefix.rfind(c) for c in _SEPARATORS) + 1
+    return prefix[:cut]
+
+
+def ellipsize(name: str, width: int) -> str:
+    """``name`` cut in the middle to ``width`` characters (``synthetic…225736``)."""
+    if len(name) <= width:
+        return name
+    head = width // 2
+    tail = width - 1 - head
+    return name[:head] + "…" + (name[-tail:] if tail else "")
+
+
+def short_names(names: list[str], width: int = 16) -> dict[str, str]:
+    """A short, unique display name for each distinct name, to fit a table or a legend.
+
+    The prefix every name shares is dropped (at a separator), and what is still longer
+    than ``width`` is cut in the middle; where two names would then look alike, both keep
+    more. A single name is only cut. Returns ``{full: short}``.
+    """
+    distinct = list(dict.fromkeys(names))
+    if not distinct:
+        return {}
+    prefix = _common_prefix(distinct) if len(distinct) > 1 else ""
+    stems = {n: n[len(prefix) :] or n for n in distinct}
+    for limit in range(width, max(len(s) for s in stems.values()) + 1):
+        shortened = {n: ellipsize(stem, limit) for n, stem in stems.items()}
+        if len(set(shortened.values())) == len(shortened):
+            return shortened
+    return stems
+
+
+def name_key(mapping: dict[str, str]) -> str | None:
+    """``short = full`` for every name that was shortened, for a key below a table."""
+    pairs = [f"{short} = {full}" for full, short in mapping.items() if short != full]
+    return "names: " + " · ".join(pairs) if pairs else None
 
 
 def to_json(rows: list[CompareRow]) -> str:

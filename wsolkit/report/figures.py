@@ -33,8 +33,14 @@ def save_figure(fig: Any, path: Path, dpi: int = 100) -> None:
 
 
 def plot_compare_curves(rows: list[Any], path: Path) -> None:
-    """BoxAcc vs CAM threshold at IoU 50, one line per row, one panel per dataset/split."""
-    from wsolkit.report.compare import groups
+    """BoxAcc vs CAM threshold at IoU 50, one line per distinct curve, one panel per
+    dataset/split.
+
+    A curve is named once, ``run · checkpoint · source``: rows with the same curve (best and
+    last of a run that ended on its best epoch; a run and the store exported from it) share
+    one line whose label lists them all.
+    """
+    from wsolkit.report.compare import groups, short_names
 
     plt = pyplot()
     grouped = {k: [r for r in v if r.curve_50] for k, v in groups(rows).items()}
@@ -43,11 +49,13 @@ def plot_compare_curves(rows: list[Any], path: Path) -> None:
         raise UsageError("--plot: no input has a BoxAcc curve (box datasets only)")
     fig, axes = plt.subplots(1, len(grouped), figsize=(6.4 * len(grouped), 4.8), squeeze=False)
     for ax, ((dataset, split), members) in zip(axes[0], grouped.items(), strict=True):
-        for row in members:
-            thresholds = row.thresholds or [i / len(row.curve_50) for i in range(len(row.curve_50))]
-            best = max(row.curve_50)
-            ax.plot(thresholds, row.curve_50, label=f"{row.name} ({row.checkpoint}) {best:.1f}")
-            at = row.curve_50.index(best)
+        names = short_names([r.name for r in members], width=24)
+        for curve, labels in _distinct_curves(members, names).items():
+            values = list(curve[1])
+            thresholds = list(curve[0]) or [i / len(values) for i in range(len(values))]
+            best = max(values)
+            ax.plot(thresholds, values, label=f"{' + '.join(labels)}: {best:.1f}")
+            at = values.index(best)
             ax.plot([thresholds[at]], [best], marker="o", color=ax.lines[-1].get_color())
         ax.set(
             title=f"{dataset} / {split}: BoxAcc at IoU 50",
@@ -59,3 +67,17 @@ def plot_compare_curves(rows: list[Any], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", loc="best")
     save_figure(fig, path)
+
+
+def _distinct_curves(
+    members: list[Any], names: dict[str, str]
+) -> dict[tuple[tuple[float, ...], tuple[float, ...]], list[str]]:
+    """Each distinct (thresholds, curve) with the labels of the rows that have it."""
+    curves: dict[tuple[tuple[float, ...], tuple[float, ...]], list[str]] = {}
+    for row in members:
+        source = "store" if str(row.source).endswith((".h5", ".hdf5")) else "run"
+        label = f"{names[row.name]} · {row.checkpoint} · {source}"
+        key = (tuple(row.thresholds or ()), tuple(row.curve_50))
+        if label not in curves.setdefault(key, []):
+            curves[key].append(label)
+    return curves

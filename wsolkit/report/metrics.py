@@ -12,7 +12,7 @@ from wsolkit.io import atomic_path
 from wsolkit.metrics.results import LocalizationResult, MaskResult
 
 if TYPE_CHECKING:
-    from wsolkit.metrics.run import EvaluationReport
+    from wsolkit.metrics.report import EvaluationReport
 
 
 def _pct(value: float) -> str:

@@ -12,9 +12,11 @@ from wsolkit.settings.models import (
     OptimSettings,
     RuntimeSettings,
 )
+from wsolkit.settings.protocol import EvalProtocol
 
 __all__ = [
     "DataSettings",
+    "EvalProtocol",
     "EvalSettings",
     "MethodSettings",
     "ModelSettings",

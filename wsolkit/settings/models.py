@@ -14,6 +14,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from wsolkit.settings.protocol import (
+    DEFAULT_CAM_CURVE_INTERVAL,
+    DEFAULT_EVAL_SIZE,
+    DEFAULT_IOU_THRESHOLDS,
+    DEFAULT_MULTI_CONTOUR,
+    CamCurveInterval,
+    EvalSize,
+    IouThresholds,
+    MultiContour,
+)
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -50,12 +61,7 @@ class DataSettings(_Section):
         256, ge=8, le=4096, description="Training resize (square) before crop."
     )
     crop_size: int = Field(224, ge=8, le=4096, description="Training random-crop size.")
-    eval_size: int = Field(
-        224,
-        ge=8,
-        le=4096,
-        description="Evaluation resolution: 224 on published datasets, native on synthetic.",
-    )
+    eval_size: EvalSize = DEFAULT_EVAL_SIZE
     mean: tuple[float, float, float] = Field(IMAGENET_MEAN, description="Normalization mean (RGB).")
     std: tuple[float, float, float] = Field(IMAGENET_STD, description="Normalization std (RGB).")
     hflip: bool = Field(True, description="Random horizontal flip when training.")
@@ -68,6 +74,11 @@ class DataSettings(_Section):
     )
     skip_bad_images: bool = Field(
         False, description="Log and skip unreadable images instead of stopping (counted)."
+    )
+    check_images: bool = Field(
+        True,
+        description="Before training, check that every image of every split exists and its "
+        "header reads (a few seconds per 10,000 images).",
     )
 
     @field_validator("std")
@@ -155,25 +166,13 @@ class OptimSettings(_Section):
 
 
 class EvalSettings(_Section):
-    """Localization evaluation protocol (SPEC.md §2)."""
+    """Localization evaluation protocol (SPEC.md §2; the fields are :class:`EvalProtocol`'s,
+    with ``data.eval_size``) and how often training validates."""
 
-    cam_curve_interval: float = Field(
-        0.001, gt=0, lt=1, description="Threshold step of the CAM sweep (canonical 0.001)."
-    )
-    iou_thresholds: list[int] = Field(
-        [30, 50, 70], description="IoU levels in percent for MaxBoxAcc; V2 averages them."
-    )
-    multi_contour: bool = Field(
-        True, description="All contours (MaxBoxAccV2); false: the largest one (old MaxBoxAcc)."
-    )
+    cam_curve_interval: CamCurveInterval = DEFAULT_CAM_CURVE_INTERVAL
+    iou_thresholds: IouThresholds = DEFAULT_IOU_THRESHOLDS
+    multi_contour: MultiContour = DEFAULT_MULTI_CONTOUR
     eval_interval: int = Field(1, ge=1, description="Validate every N epochs (and at the last).")
-
-    @field_validator("iou_thresholds")
-    @classmethod
-    def _iou_range(cls, v: list[int]) -> list[int]:
-        if not v or any(not 0 < t <= 100 for t in v):
-            raise ValueError("IoU levels are percentages: each must be in 1..100")
-        return v
 
 
 class RuntimeSettings(_Section):
@@ -187,5 +186,21 @@ class RuntimeSettings(_Section):
     persistent_workers: bool = Field(True, description="Keep DataLoader workers between epochs.")
     pin_memory: bool = Field(True, description="Pinned host memory for CUDA transfers.")
     out_dir: Path = Field(Path("runs"), description="Folder that receives run directories.")
-    run_name: str | None = Field(None, description="Run directory name (default: generated).")
+    run_name: str | None = Field(
+        None,
+        description="Run directory name inside out_dir (default: generated); a plain name, "
+        "without path separators.",
+    )
     quiet: bool = Field(False, description="Logs only, no progress bars.")
+
+    @field_validator("run_name")
+    @classmethod
+    def _plain_name(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not v.strip() or v in (".", "..") or any(c in v for c in "/\\\0"):
+            raise ValueError(
+                "a run name is one folder name inside runtime.out_dir: no '/', '\\', '..' "
+                "or empty name (use --out-dir to choose where runs go)"
+            )
+        return v

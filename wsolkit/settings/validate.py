@@ -30,7 +30,9 @@ def method_params(settings: Settings) -> BaseModel:
     try:
         return params_model(**given)
     except ValidationError as exc:
-        raise SettingsError(format_validation_error(exc, prefix="method.")) from None
+        keys = ["method.name", *(f"method.{name}" for name in params_model.model_fields)]
+        message = format_validation_error(exc, prefix="method.", candidates=keys)
+        raise SettingsError(f"{message} (method '{settings.method.name}')") from None
 
 
 def check_names(settings: Settings) -> None:

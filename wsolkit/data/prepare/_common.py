@@ -1,30 +1,22 @@
-"""Helpers shared by the dataset converters: image sizes, output folders, val carving.
+"""Helpers shared by the dataset converters: image paths and sizes, val carving.
 
-A converter gathers one :class:`~wsolkit.data.metadata.SplitMetadata` per split
-and hands them to :func:`write_prepared`, which writes every split atomically,
-reads each back through the strict reader, and writes ``dataset.yaml`` last.
+A converter checks every image path it lists from the file system
+(:func:`check_image_id`: UTF-8, no comma, backslash or line break), reads the
+image sizes (:func:`read_image_sizes`), gathers one
+:class:`~wsolkit.data.metadata.SplitMetadata` per split and hands them to
+:func:`wsolkit.data.prepare._output.write_dataset`.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from wsolkit.data.metadata import (
-    CLASS_LABELS,
-    IMAGE_IDS,
-    IMAGE_SIZES,
-    LOCALIZATION,
-    MASK_LOCALIZATION,
-    PROXY_IDS,
-    SplitMetadata,
-    read_split,
-    write_split,
-)
-from wsolkit.data.spec import MANIFEST, DatasetManifest, SplitSummary, write_manifest
+from wsolkit.data.images import ImageReadError, read_headers
+from wsolkit.data.metadata import SplitMetadata
 from wsolkit.errors import DataError
 
 IMAGE_EXTENSIONS = frozenset(
@@ -53,23 +45,58 @@ def require_dir(path: Path, what: str, fix: str) -> Path:
     return path
 
 
-def image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` from the image header (no decoding); unreadable -> DataError."""
-    from PIL import Image, UnidentifiedImageError
+# str.splitlines() splits a metadata file on each of these, so no path may hold one.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_UNWRITABLE = re.compile(f"[,\\\\{_LINE_BREAKS}]")
 
+
+def _is_utf8(text: str) -> bool:
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except FileNotFoundError:
-        raise DataError(f"{path}: image file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(path: Path | str) -> str:
+    """``path`` as text that can be printed: bytes that are not UTF-8 appear as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def check_image_id(root: Path, image_id: str) -> str:
+    """``image_id`` (a ``/``-separated path below ``root``) if a metadata line can hold it.
+
+    A folder or file name that is not UTF-8 (Python gives such names as
+    surrogate escapes, which cannot be written to a UTF-8 file), a comma, a
+    backslash, a line break, or a space at either end is a one-line DataError
+    naming the folder and the name. Converters check every id they list from the
+    file system before anything is written.
+    """
+    try:
+        image_id.encode("utf-8")
+    except UnicodeEncodeError:
+        parts = image_id.split("/")
+        depth, name = next((d, n) for d, n in enumerate(parts) if not _is_utf8(n))
+        kind = "file" if depth == len(parts) - 1 else "folder"
         raise DataError(
-            f"{path}: cannot read the image header ({exc}); replace the file, or pass "
-            "--skip-bad-images to leave it out"
+            f"{printable(root.joinpath(*parts[:depth]))}: the {kind} name "
+            f"{os.fsencode(name)!r} is not UTF-8, which metadata files need; rename it to "
+            "UTF-8 (e.g. convmv -f latin1 -t utf8 -r --notest FOLDER)"
         ) from None
-    if width <= 0 or height <= 0:
-        raise DataError(f"{path}: image has an empty size {width}x{height}")
-    return width, height
+    problem = None
+    found = _UNWRITABLE.search(image_id)
+    if found is not None:
+        problem = {",": "a comma", "\\": "a backslash"}.get(found[0], "a line break")
+    elif image_id != image_id.strip():
+        problem = "a space at its start or end"
+    if problem is not None:
+        shown = printable(root / image_id)
+        if any(c in shown for c in _LINE_BREAKS):
+            shown = repr(shown)  # the message stays on one line
+        raise DataError(
+            f"{shown}: {problem} in an image path breaks the metadata format; rename it"
+        )
+    return image_id
 
 
 def read_image_sizes(
@@ -85,29 +112,26 @@ def read_image_sizes(
 
     Returns ``(sizes, bad_ids)``; ``bad_ids`` is empty unless ``skip_bad_images``,
     in which case an unreadable image is left out of ``sizes`` instead of raising.
+    Without it, the first unreadable image (in ``image_ids`` order) is raised once
+    every header has been read, with the count of the others.
     """
+    results = read_headers(
+        [image_root / image_id for image_id in image_ids],
+        workers=workers,
+        progress=lambda done, total: progress(description, done, total),
+    )
     sizes: dict[str, tuple[int, int]] = {}
     bad: list[str] = []
-    total = len(image_ids)
-
-    def one(image_id: str) -> tuple[str, tuple[int, int] | None]:
-        try:
-            return image_id, image_size(image_root / image_id)
-        except DataError:
-            if not skip_bad_images:
-                raise
-            return image_id, None
-
-    step = max(1, total // 200)
-    progress(description, 0, total)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for done, (image_id, size) in enumerate(pool.map(one, image_ids), start=1):
-            if size is None:
-                bad.append(image_id)
-            else:
-                sizes[image_id] = size
-            if done % step == 0 or done == total:
-                progress(description, done, total)
+    errors: list[ImageReadError] = []
+    for image_id, result in zip(image_ids, results, strict=True):
+        if isinstance(result, ImageReadError):
+            bad.append(image_id)
+            errors.append(result)
+        else:
+            sizes[image_id] = result
+    if errors and not skip_bad_images:
+        more = f" (and {len(errors) - 1:,} more unreadable image(s))" if len(errors) > 1 else ""
+        raise ImageReadError(str(errors[0]) + more, errors[0].reason)
     return sizes, bad
 
 
@@ -130,51 +154,6 @@ def drop_ids(meta: SplitMetadata, bad: Iterable[str]) -> SplitMetadata:
 def default_out(root: Path) -> Path:
     """Where ``wsolkit prepare`` writes unless told: ``ROOT/wsolkit``."""
     return root / DEFAULT_OUT_NAME
-
-
-_OWN_FILES = {IMAGE_IDS, CLASS_LABELS, IMAGE_SIZES, LOCALIZATION, MASK_LOCALIZATION, PROXY_IDS}
-
-
-def prepare_output(out: Path, *, overwrite: bool) -> None:
-    """Make ``out`` ready for a new prepared dataset.
-
-    An existing prepared folder (one with ``dataset.yaml``) is refused unless
-    ``overwrite``; then its manifest goes first (the folder reads as incomplete
-    until the new one is written) and the old split files are removed. Files
-    wsolkit did not write are never deleted: a folder holding any is refused.
-    """
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out}: exists and is not a folder; pass another --out")
-    if (out / MANIFEST).exists() and not overwrite:
-        raise DataError(
-            f"{out} already holds a prepared dataset ({MANIFEST}); pass --overwrite to replace it "
-            "or --out DIR to write elsewhere"
-        )
-    if out.is_dir():
-        foreign = [p.name for p in out.iterdir() if not _ours(p)]
-        if foreign:
-            raise DataError(
-                f"{out} is not empty (holds {', '.join(sorted(foreign)[:3])}); pass --out with an "
-                "empty or new folder"
-            )
-        (out / MANIFEST).unlink(missing_ok=True)
-        for split in out.iterdir():
-            if split.is_dir():
-                for file in split.iterdir():
-                    file.unlink()
-                split.rmdir()
-    out.mkdir(parents=True, exist_ok=True)
-
-
-def _ours(path: Path) -> bool:
-    """A file or split folder that ``wsolkit prepare`` writes (or its leftovers)."""
-    if path.name == MANIFEST or path.name.startswith(f".{MANIFEST}."):
-        return True
-    if not path.is_dir() or path.name not in SPLITS:
-        return False
-    return all(
-        f.is_file() and (f.name in _OWN_FILES or f.name.startswith(".")) for f in path.iterdir()
-    )
 
 
 def manifest_path(target: Path, out: Path, anchor: Path | None = None) -> str:
@@ -227,35 +206,6 @@ def carve_per_class(candidates: dict[int, list[str]], per_class: int, seed: int)
         ids = candidates[label]
         picked.update(rng.sample(ids, min(per_class, len(ids))))
     return picked
-
-
-def summarize(meta: SplitMetadata) -> SplitSummary:
-    """Images, distinct labels and boxes (or instance masks) of one split."""
-    return SplitSummary(
-        images=len(meta.image_ids), classes=len(set(meta.labels.values())), boxes=meta.num_boxes()
-    )
-
-
-def write_prepared(
-    out: Path,
-    splits: dict[str, SplitMetadata],
-    manifest: DatasetManifest,
-) -> dict[str, SplitSummary]:
-    """Write every split, check it by reading it back, then write ``dataset.yaml`` last.
-
-    Every split but ``train`` must carry localization for every image.
-    """
-    summaries: dict[str, SplitSummary] = {}
-    for name, meta in splits.items():
-        folder = out / name
-        write_split(folder, meta)
-        check = read_split(
-            folder, num_classes=manifest.num_classes, require_localization=name != "train"
-        )
-        summaries[name] = summarize(check)
-    counts = {name: s.images for name, s in summaries.items()}
-    write_manifest(out, manifest.model_copy(update={"splits": counts}))
-    return summaries
 
 
 def carve_fractions(

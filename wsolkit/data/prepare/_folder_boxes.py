@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from wsolkit.data.metadata import Box
-from wsolkit.data.prepare._sources import check_box
+from wsolkit.data.prepare._sources import check_box, coordinate
 from wsolkit.data.prepare._voc import read_voc
 from wsolkit.errors import DataError, MetadataError
 
@@ -99,13 +99,11 @@ def read_box_csv(path: Path, root: Path, image_ids: Iterable[str]) -> FolderBoxe
                 f"image '{fields[0]}' is not an image found under {root} (paths are relative to "
                 "ROOT, e.g. 'cat/001.jpg')",
             )
-        coords = []
-        for value, name in zip(fields[1:], ("x0", "y0", "x1", "y1"), strict=True):
-            try:
-                coords.append(int(float(value)))
-            except ValueError:
-                raise MetadataError(path, number, f"{name} '{value}' is not a number") from None
-        found.add(image_id, (coords[0], coords[1], coords[2], coords[3]), f"{path}:{number}")
+        x0, y0, x1, y1 = (
+            coordinate(path, number, value, name)
+            for value, name in zip(fields[1:], ("x0", "y0", "x1", "y1"), strict=True)
+        )
+        found.add(image_id, (x0, y0, x1, y1), f"{path}:{number}")
     if not found.boxes:
         raise DataError(f"{path}: holds no boxes ({CSV_FORM} lines)")
     found.notes.append(f"boxes: {sum(map(len, found.boxes.values())):,} from {path}")

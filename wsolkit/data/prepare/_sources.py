@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wsolkit.data.metadata import escaping_path, truncate_number
 from wsolkit.errors import DataError, MetadataError
 
 
@@ -69,6 +70,17 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def coordinate(path: Path, line: int | None, text: str, name: str) -> int:
+    """A box coordinate: a finite number, truncated to an integer (SPEC.md §1).
+
+    Anything else (``five``, ``inf``, ``nan``) is a one-line error naming the file and line.
+    """
+    try:
+        return truncate_number(text)
+    except ValueError as exc:
+        raise MetadataError(path, line, f"{name} '{text}' {exc}") from None
+
+
 def read_box_lines(path: Path) -> list[tuple[int, str, tuple[int, int, int, int]]]:
     """``(line, path, box)`` of a ``path,x0,y0,x1,y1`` file.
 
@@ -80,6 +92,8 @@ def read_box_lines(path: Path) -> list[tuple[int, str, tuple[int, int, int, int]
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataError(f"{path}: box file not found") from None
+    except UnicodeDecodeError as exc:
+        raise MetadataError(path, None, f"not UTF-8 text ({exc.reason})") from None
     rows = []
     first = True
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -95,11 +109,15 @@ def read_box_lines(path: Path) -> list[tuple[int, str, tuple[int, int, int, int]
             first = False
             continue  # header
         first = False
-        coords = []
-        for value, name in zip(parts[1:], ("x0", "y0", "x1", "y1"), strict=True):
-            if not _is_number(value):
-                raise MetadataError(path, number, f"{name} '{value}' is not a number")
-            coords.append(int(float(value)))
+        x0, y0, x1, y1 = (
+            coordinate(path, number, value, name)
+            for value, name in zip(parts[1:], ("x0", "y0", "x1", "y1"), strict=True)
+        )
         image = parts[0].replace("\\", "/").removeprefix("./")
-        rows.append((number, image, (coords[0], coords[1], coords[2], coords[3])))
+        problem = escaping_path(image)
+        if problem is not None:
+            raise MetadataError(
+                path, number, f"image path '{parts[0]}' {problem}; paths are relative to the images"
+            )
+        rows.append((number, image, (x0, y0, x1, y1)))
     return rows

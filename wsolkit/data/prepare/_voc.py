@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from wsolkit.data.metadata import Box
+from wsolkit.data.metadata import Box, truncate_number
 from wsolkit.errors import DataError
 
 
@@ -49,10 +49,10 @@ def read_voc(path: Path) -> list[VocObject]:
         for tag in ("xmin", "ymin", "xmax", "ymax"):
             text = (bndbox.findtext(tag) or "").strip()
             try:
-                coords.append(int(float(text)))
-            except ValueError:
+                coords.append(truncate_number(text))
+            except ValueError as exc:
                 raise DataError(
-                    f"{path}: <object> #{number} ('{name}') <{tag}> '{text}' is not a number"
+                    f"{path}: <object> #{number} ('{name}') <{tag}> '{text}' {exc}"
                 ) from None
         objects.append(VocObject(name, (coords[0], coords[1], coords[2], coords[3])))
     return objects

@@ -15,10 +15,11 @@ seeded draw and removed from train, so no image is in two splits.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wsolkit.data.metadata import Box
+from wsolkit.data.metadata import Box, escaping_path
 from wsolkit.data.prepare._common import (
     Progress,
     carve_per_class,
@@ -27,11 +28,10 @@ from wsolkit.data.prepare._common import (
     make_splits,
     manifest_path,
     no_progress,
-    prepare_output,
     read_image_sizes,
     require_dir,
-    write_prepared,
 )
+from wsolkit.data.prepare._output import write_dataset
 from wsolkit.data.prepare._sources import check_box, read_box_lines, read_table
 from wsolkit.data.spec import DatasetManifest, DatasetSpec, PrepareSummary
 from wsolkit.errors import DataError, MetadataError
@@ -74,10 +74,14 @@ def _lookup(
 
 
 def _number(path: Path, line: int, text: str, what: str) -> float:
+    """A finite float of a CUB table; ``inf``, ``nan`` and words are errors naming file and line."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise MetadataError(path, line, f"{what} '{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise MetadataError(path, line, f"{what} '{text}' is not a finite number")
+    return value
 
 
 def read_cub(root: Path) -> tuple[list[CubImage], list[str]]:
@@ -111,6 +115,14 @@ def read_cub(root: Path) -> tuple[list[CubImage], list[str]]:
                 raise MetadataError(
                     path, number, f"image id '{image_id}' is not listed in {files['images.txt']}"
                 )
+    for number, (rel,) in images.values():
+        problem = escaping_path(rel)
+        if problem is not None:
+            raise MetadataError(
+                files["images.txt"],
+                number,
+                f"image path '{rel}' {problem}; paths are below images/",
+            )
     tables = {"labels": labels, "splits": splits, "boxes": boxes}
     out = [_image(image_id, rel, tables, files) for image_id, (_, (rel,)) in images.items()]
     return out, _class_names(root, out)
@@ -138,6 +150,8 @@ def _image(
         raise MetadataError(split_txt, number, f"is_train '{flag}' must be 0 or 1")
     number, xywh = _lookup(tables["boxes"], image_id, files["boxes"], files["images.txt"])
     x, y, w, h = (_number(files["boxes"], number, v, n) for v, n in zip(xywh, "xywh", strict=True))
+    if not (math.isfinite(x + w) and math.isfinite(y + h)):
+        raise MetadataError(files["boxes"], number, f"box {' '.join(xywh)} is too large")
     return CubImage(rel, label, flag == "1", (int(x), int(y), int(x + w), int(y + h)), number)
 
 
@@ -286,8 +300,7 @@ def prepare_cub(
         ),
         notes=notes,
     )
-    prepare_output(out, overwrite=overwrite)
-    summaries = write_prepared(out, splits, manifest)
+    summaries = write_dataset(out, splits, manifest, overwrite=overwrite)
     return PrepareSummary("cub", out, "boxes", summaries, notes, skipped=len(bad))
 
 

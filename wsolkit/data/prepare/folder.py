@@ -12,6 +12,11 @@ from a CSV ``path,x0,y0,x1,y1`` or Pascal-VOC XML files (see
 splits are carved, val and test take ``val_fraction`` / ``test_fraction`` of each
 class's images *with boxes* (seeded), and every image without boxes goes to
 train; with given splits, a val or test image without boxes is an error.
+
+The output folder must not be (or lie inside) a folder that holds images: a
+class folder named like it would otherwise be dropped from the scan. A file or
+folder name that cannot be written to the UTF-8 metadata files (not UTF-8, a
+comma, a backslash, a line break) is an error naming it, before anything is written.
 """
 
 from __future__ import annotations
@@ -25,17 +30,17 @@ from wsolkit.data.prepare._common import (
     SPLITS,
     Progress,
     carve_fractions,
+    check_image_id,
     default_out,
     is_image,
     make_splits,
     manifest_path,
     no_progress,
-    prepare_output,
     read_image_sizes,
     require_dir,
-    write_prepared,
 )
 from wsolkit.data.prepare._folder_boxes import FolderBoxes, read_box_csv, read_voc_boxes
+from wsolkit.data.prepare._output import refuse_out_inside, write_dataset
 from wsolkit.data.spec import MANIFEST, DatasetManifest, DatasetSpec, PrepareSummary
 from wsolkit.errors import DataError
 
@@ -77,17 +82,40 @@ def _images_below(root: Path, folder: Path) -> list[str]:
         for name in sorted(files):
             path = Path(current) / name
             if is_image(path):
-                image_id = path.relative_to(root).as_posix()
-                if "," in image_id:
-                    raise DataError(
-                        f"{path}: a comma in an image path breaks the metadata format; rename it"
-                    )
-                ids.append(image_id)
+                ids.append(check_image_id(root, path.relative_to(root).as_posix()))
     return ids
 
 
+def _holds_images(folder: Path) -> bool:
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if any(is_image(Path(current) / name) for name in files):
+            return True
+    return False
+
+
+def _refuse_out_among_images(root: Path, out: Path) -> None:
+    """A one-line error when ``out`` is, or lies inside, a top folder of ROOT that holds images.
+
+    The output folder is left out of the scan, so writing it into a class folder
+    (``--out ROOT/cat``) would silently drop that class, or mix its files with the
+    images; an output folder without images (a new one, an earlier output) is fine.
+    """
+    target = out.resolve()
+    around = [d for d in _subfolders(root, set()) if d.resolve() in (target, *target.parents)]
+    base = root.resolve()
+    refuse_out_inside(
+        out, [d for d in around if _holds_images(d)], base.parent / f"{base.name}-wsolkit"
+    )
+
+
 def scan_folder(root: Path, out: Path) -> FolderScan:
-    """Find classes and images; ``out`` (and any prepared folder) is never scanned."""
+    """Find classes and images; ``out`` (and any prepared folder) is never scanned.
+
+    ``out`` inside a folder of images (a class folder, or a train/val/test folder)
+    is refused rather than dropping or mixing that folder's images.
+    """
+    _refuse_out_among_images(root, out)
     skip = {out.resolve()}
     top = _subfolders(root, skip)
     names = {d.name for d in top}
@@ -238,8 +266,7 @@ def prepare_folder(
         image_root=manifest_path(root, out, anchor=root),
         notes=notes,
     )
-    prepare_output(out, overwrite=overwrite)
-    summaries = write_prepared(out, splits, manifest)
+    summaries = write_dataset(out, splits, manifest, overwrite=overwrite)
     return PrepareSummary("folder", out, "boxes", summaries, notes, skipped=len(bad))
 
 

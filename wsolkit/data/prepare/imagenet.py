@@ -25,16 +25,16 @@ from pathlib import Path
 from wsolkit.data.metadata import Box
 from wsolkit.data.prepare._common import (
     Progress,
+    check_image_id,
     default_out,
     is_image,
     joint_root,
     make_splits,
     manifest_path,
     no_progress,
-    prepare_output,
     read_image_sizes,
-    write_prepared,
 )
+from wsolkit.data.prepare._output import refuse_out_inside, write_dataset
 from wsolkit.data.prepare._sources import check_box, clip_box, read_box_lines
 from wsolkit.data.prepare._voc import read_voc
 from wsolkit.data.spec import DatasetManifest, DatasetSpec, PrepareSummary
@@ -70,14 +70,18 @@ def list_train(image_root: Path) -> tuple[list[str], list[str]]:
     ids = []
     for wnid in wnids:
         names = sorted(p.name for p in (image_root / "train" / wnid).iterdir() if is_image(p))
-        ids += [f"train/{wnid}/{name}" for name in names]
+        ids += [check_image_id(image_root, f"train/{wnid}/{name}") for name in names]
     return wnids, ids
 
 
 def list_val(image_root: Path) -> list[str]:
     """Val image ids (``val/x.JPEG`` or ``val/<wnid>/x.JPEG``), sorted by file name."""
     val = image_root / "val"
-    ids = [p.relative_to(image_root).as_posix() for p in val.rglob("*") if is_image(p)]
+    ids = [
+        check_image_id(image_root, p.relative_to(image_root).as_posix())
+        for p in val.rglob("*")
+        if is_image(p)
+    ]
     if not ids:
         raise DataError(f"{val}: no images (expected val/ILSVRC2012_val_*.JPEG)")
     return sorted(ids, key=lambda i: (i.rsplit("/", 1)[-1], i))
@@ -281,6 +285,7 @@ def prepare_imagenet(
     root = Path(root)
     out = Path(out) if out is not None else default_out(root)
     data_root = find_image_root(root)
+    refuse_out_inside(out, [data_root / "train", data_root / "val"], default_out(root))
     wnids, train = list_train(data_root)
     test_ids = list_val(data_root)
     test = read_test(test_ids, wnids, find_xml_index(root, data_root, val_boxes), progress)
@@ -324,8 +329,7 @@ def prepare_imagenet(
         image_root=manifest_path(image_root, out, anchor=image_root if main else root),
         notes=notes,
     )
-    prepare_output(out, overwrite=overwrite)
-    summaries = write_prepared(out, splits, manifest)
+    summaries = write_dataset(out, splits, manifest, overwrite=overwrite)
     return PrepareSummary("imagenet", out, "boxes", summaries, notes, skipped=len(bad))
 
 

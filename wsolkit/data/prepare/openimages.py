@@ -27,15 +27,15 @@ from wsolkit.data.metadata import MaskAnnotation
 from wsolkit.data.prepare._common import (
     SPLITS,
     Progress,
+    check_image_id,
     default_out,
     make_splits,
     manifest_path,
     no_progress,
-    prepare_output,
     read_image_sizes,
     require_dir,
-    write_prepared,
 )
+from wsolkit.data.prepare._output import refuse_out_inside, write_dataset
 from wsolkit.data.spec import DatasetManifest, DatasetSpec, PrepareSummary
 from wsolkit.errors import DataError
 
@@ -64,7 +64,7 @@ def list_split(root: Path, split: str, classes: list[str]) -> list[str]:
         folder = root / split / cls
         if folder.is_dir():
             names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            ids += [f"{split}/{cls}/{name}" for name in names]
+            ids += [check_image_id(root, f"{split}/{cls}/{name}") for name in names]
     return ids
 
 
@@ -91,7 +91,8 @@ def find_masks(mask_root: Path, image_ids: list[str]) -> dict[str, MaskAnnotatio
         for name in files:
             match = pattern.match(name)
             if match:
-                instances.setdefault(match["stem"], []).append(f"{folder}/{name}")
+                mask = check_image_id(mask_root, f"{folder}/{name}")
+                instances.setdefault(match["stem"], []).append(mask)
         present = set(files)
         for image_id in ids:
             stem = Path(image_id).stem
@@ -102,9 +103,10 @@ def find_masks(mask_root: Path, image_ids: list[str]) -> dict[str, MaskAnnotatio
                     "they live elsewhere)"
                 )
             ignore = f"{stem}_ignore.png"
-            masks[image_id] = MaskAnnotation(
-                instances[stem], f"{folder}/{ignore}" if ignore in present else None
+            ignore_path = (
+                check_image_id(mask_root, f"{folder}/{ignore}") if ignore in present else None
             )
+            masks[image_id] = MaskAnnotation(instances[stem], ignore_path)
     return masks
 
 
@@ -124,6 +126,7 @@ def prepare_openimages(
     masks_at = Path(mask_root) if mask_root is not None else root
     require_dir(masks_at, "mask folder", "pass --mask-root with the val/ and test/ mask folders")
     classes = _class_folders(root)
+    refuse_out_inside(out, [root / split for split in SPLITS], default_out(root))
     label_of = {c: k for k, c in enumerate(classes)}
     ids = {split: list_split(root, split, classes) for split in SPLITS}
     for split, split_ids in ids.items():
@@ -156,8 +159,7 @@ def prepare_openimages(
         mask_root=manifest_path(masks_at, out, anchor=root),
         notes=notes,
     )
-    prepare_output(out, overwrite=overwrite)
-    summaries = write_prepared(out, splits, manifest)
+    summaries = write_dataset(out, splits, manifest, overwrite=overwrite)
     return PrepareSummary("openimages", out, "masks", summaries, notes, skipped=len(bad))
 
 

@@ -17,6 +17,9 @@ Image ``i`` of a split draws from the ``i``-th child of ``SeedSequence(1000·d +
 (``k`` = 1, 2, 3 for train, val, test; ``d`` the data seed) and has label ``i mod K``:
 the same parameters always give the same bytes, labels are balanced, and the
 first ``n`` images of a split do not depend on its size.
+
+A run stopped half-way (Ctrl-C, a full disk) leaves ``params.json`` without the
+manifest; the same parameters then start the folder over without ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ from wsolkit.data.spec import (
     SplitSummary,
     write_manifest,
 )
-from wsolkit.errors import DataError, MetadataError, SettingsError
-from wsolkit.io import atomic_write_text
+from wsolkit.errors import DataError, MetadataError, SettingsError, WsolkitError
+from wsolkit.io import atomic_write_text, write_guard
 
 GENERATOR = "v3a"
 REVISION = 1  # bump whenever the same parameters would give different bytes
@@ -47,7 +50,8 @@ PART_MASKS = "part_masks.txt"
 SPLIT_OFFSETS = {"train": 1, "val": 2, "test": 3}  # split seed = 1000·seed + offset
 IMAGE_SIZE_RANGE = (32, 1024)
 CLASSES_RANGE = (2, 100)
-_OUTPUTS = (MANIFEST, PARAMS_FILE, "images", "masks", "parts", *SPLIT_OFFSETS)
+# Removed in this order: the folder stops looking complete first, and stays ours until the end.
+_OUTPUTS = (MANIFEST, "images", "masks", "parts", *SPLIT_OFFSETS, PARAMS_FILE)
 _PROGRESS_EVERY = 50
 
 Progress = Callable[[int, int], None]
@@ -112,34 +116,55 @@ def _image_name(index: int, count: int) -> str:
     return f"{index:0{max(6, len(str(count - 1)))}d}.png"
 
 
-def _written_by_generator(out: Path) -> bool:
-    """``out`` holds a synthetic dataset, complete or not (``params.json`` is written first)."""
+class SyntheticInterrupted(WsolkitError):
+    """Ctrl-C while generating (raised by the CLI): the folder is unfinished; says how to go on."""
+
+    exit_code = 130
+
+    def __init__(self, out: Path, command: str = "") -> None:
+        self.out = out
+        how = f"Continue with: {command}" if command else "Run the same command again"
+        super().__init__(
+            f"interrupted; {out} holds an unfinished dataset (no {MANIFEST}). {how} "
+            "(it generates the dataset again from the start)"
+        )
+
+
+def _generator_record(out: Path) -> str | None:
+    """The ``params.json`` text of a synthetic dataset in ``out`` (complete or not), else None."""
     try:
-        record = json.loads((out / PARAMS_FILE).read_text(encoding="utf-8"))
+        text = (out / PARAMS_FILE).read_text(encoding="utf-8")
+        record = json.loads(text)
     except (OSError, ValueError):
-        return False
-    return isinstance(record, dict) and "generator" in record
+        return None
+    return text if isinstance(record, dict) and "generator" in record else None
 
 
-def _clear_outputs(out: Path, overwrite: bool) -> None:
-    """Refuse a non-empty ``out`` unless ``overwrite``; then remove what a previous run wrote."""
+def _clear_outputs(out: Path, overwrite: bool, params: SyntheticParams) -> None:
+    """Refuse a non-empty ``out`` unless ``overwrite``; then remove what a previous run wrote.
+
+    An unfinished dataset of the same parameters (``params.json``, no manifest)
+    is the leftover of a stopped run: it is replaced without ``overwrite``.
+    """
     if out.exists() and not out.is_dir():
         raise DataError(f"{out} exists and is not a folder; choose another output folder")
     if not out.exists() or not any(out.iterdir()):
         return
-    if not overwrite:
+    record = _generator_record(out)
+    unfinished = record == _params_text(params) and not (out / MANIFEST).exists()
+    if not overwrite and not unfinished:
         raise DataError(
             f"{out} is not empty; pass --overwrite to replace the dataset in it, "
             "or choose an empty folder"
         )
     ours = [out / name for name in _OUTPUTS if (out / name).exists() or (out / name).is_symlink()]
-    if ours and not _written_by_generator(out):
+    if ours and record is None:
         names = ", ".join(p.name for p in ours)
         raise DataError(
             f"{out} does not hold a synthetic dataset (no {PARAMS_FILE}), and --overwrite would "
             f"delete its {names}; choose another folder"
         )
-    for path in ours:  # the manifest first: the folder stops looking complete at once
+    for path in ours:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         else:
@@ -201,7 +226,15 @@ def _notes(params: SyntheticParams) -> list[str]:
 
 
 def _generate(out: Path, params: SyntheticParams, progress: Progress | None) -> PrepareSummary:
-    """Write the whole dataset into the existing folder ``out``; the manifest comes last."""
+    """Write the whole dataset into the existing folder ``out``; the manifest comes last.
+
+    A full or read-only disk is a one-line :class:`~wsolkit.io.DiskWriteError`.
+    """
+    with write_guard(out, "synthetic dataset"):
+        return _write_dataset(out, params, progress)
+
+
+def _write_dataset(out: Path, params: SyntheticParams, progress: Progress | None) -> PrepareSummary:
     total = sum(params.splits.values())
     done = 0
 
@@ -259,11 +292,16 @@ def prepare_synthetic(
     is refused unless ``overwrite``, which first removes what a previous synthetic
     run wrote there (other files are kept); it refuses a folder that holds
     ``images/``, ``train/`` … without the ``params.json`` of a synthetic dataset.
+    The unfinished dataset of a stopped run with the same parameters is replaced
+    without ``overwrite``. A full or read-only disk is a
+    :class:`~wsolkit.io.DiskWriteError`; Ctrl-C stays a ``KeyboardInterrupt``
+    (the CLI reports it as :class:`SyntheticInterrupted`).
     """
     params = SyntheticParams(seed, train, val, test, image_size, classes).validate()
     out = Path(out)
-    _clear_outputs(out, overwrite)
-    out.mkdir(parents=True, exist_ok=True)
+    with write_guard(out, "synthetic dataset"):
+        _clear_outputs(out, overwrite, params)
+        out.mkdir(parents=True, exist_ok=True)
     return _generate(out, params, progress)
 
 
