@@ -46,9 +46,9 @@ def cache_path() -> Path:
     """This Python environment's cache file: ``<cache folder>/plugins-<hash of sys.prefix>.json``.
 
     The folder is ``$WSOLKIT_CACHE``, else the user's cache folder (see
-    :func:`wsolkit.data.prepare.synthetic_cache.default_cache_dir`).
+    :func:`wsolkit.cache.default_cache_dir`).
     """
-    from wsolkit.data.prepare.synthetic_cache import default_cache_dir
+    from wsolkit.cache import default_cache_dir
 
     environment = hashlib.sha1(os.path.realpath(sys.prefix).encode()).hexdigest()[:12]
     return default_cache_dir() / f"plugins-{environment}.json"

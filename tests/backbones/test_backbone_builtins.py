@@ -1,32 +1,83 @@
-"""Built-in backbones: feature-map sizes, stages, heads, parameter groups, initialization."""
+"""Built-in backbones: feature-map sizes, stages, heads, parameter groups, initialization.
+
+The per-backbone tests run over wsolkit's own backbones, read from the registry
+(aliases dropped); the dicts below say what is expected of each one and are
+checked to cover the registry exactly, so a new backbone fails until its
+expectations are written down.
+"""
 
 from __future__ import annotations
 
 import inspect
+import json
+from typing import get_args
 
 import pytest
 import torch
+from registry_builtins import assert_covers, builtin_aliases, builtin_names
 from torch import nn
 
 from wsolkit.backbones import Backbone, ClassMapHead, LinearHead
+from wsolkit.backbones.base import GroupRecipe
 from wsolkit.errors import SettingsError
 from wsolkit.registry import backbones
 
-HEAVY = ("vgg16", "resnet50", "inception_v3")
-ALL = ("tiny", *HEAVY)
+NAMES = builtin_names(backbones)
+RECIPES = get_args(GroupRecipe)
 
-EXPECTED_224 = {  # (channels, side, side with large_feature_map) at 224 input
-    "vgg16": (1024, 14, 28),
-    "resnet50": (2048, 14, 28),
+# (channels, side, side with large_feature_map) of the final feature map at 224 input.
+FEATURE_MAP_224 = {
     "inception_v3": (1024, 14, 28),
+    "resnet50": (2048, 14, 28),
+    "tiny": (64, 56, 56),  # large_feature_map changes nothing
+    "vgg16": (1024, 14, 28),
+}
+HEAD = {
+    "inception_v3": ClassMapHead,
+    "resnet50": LinearHead,
+    "tiny": LinearHead,
+    "vgg16": LinearHead,
+}
+# Prefixes of the parameters in the "new" group (the classifier learning rate), per recipe.
+NEW_PARAMETERS = {
+    "inception_v3": {
+        "bridging-gap": ("conv6.", "conv7.", "head."),
+        "wsolevaluation": ("conv6.", "conv7.", "head."),
+    },
+    "resnet50": {"bridging-gap": ("head.",), "wsolevaluation": ("layer4.", "head.")},
+    "tiny": {"bridging-gap": ("conv6.", "head."), "wsolevaluation": ("conv6.", "head.")},
+    "vgg16": {"bridging-gap": ("conv6.", "head."), "wsolevaluation": ("conv6.", "head.")},
+}
+# Convolution initialization: kaiming_normal_(fan_out) ("he") or xavier_uniform_.
+INIT_MODE = {"inception_v3": "xavier", "resnet50": "xavier", "tiny": "he", "vgg16": "he"}
+ALIASES: dict[str, str] = {}  # {alias: the backbone it names}
+TABLES = {
+    "FEATURE_MAP_224": FEATURE_MAP_224,
+    "HEAD": HEAD,
+    "NEW_PARAMETERS": NEW_PARAMETERS,
+    "INIT_MODE": INIT_MODE,
 }
 
 
-@pytest.mark.parametrize("name", HEAVY)
+@pytest.mark.parametrize("table", TABLES)
+def test_expectations_cover_the_registry(table: str) -> None:
+    where = f"{table} in tests/backbones/test_backbone_builtins.py"
+    assert_covers(TABLES[table], backbones, where)
+
+
+def test_aliases() -> None:
+    assert builtin_aliases(backbones) == ALIASES, (
+        "ALIASES in tests/backbones/test_backbone_builtins.py must list every built-in "
+        "backbone alias"
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("large", [False, True])
 def test_feature_map_size_at_224(name: str, large: bool) -> None:
     net = backbones.create(name, num_classes=3, large_feature_map=large).eval()
-    channels, small, big = EXPECTED_224[name]
+    assert isinstance(net.head, HEAD[name])
+    channels, small, big = FEATURE_MAP_224[name]
     side = big if large else small
     x = torch.zeros(1, 3, 224, 224)
     with torch.no_grad():
@@ -54,7 +105,7 @@ def test_tiny_sizes_and_layout() -> None:
     assert isinstance(net.head, LinearHead) and net.head.fc.in_features == 64
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", NAMES)
 def test_constructor_is_keyword_only(name: str) -> None:
     cls = backbones.load(name)
     params = inspect.signature(cls).parameters
@@ -117,26 +168,18 @@ def test_forward_stages_compose() -> None:
         net.forward_stages(x, through="conv5")
 
 
-@pytest.mark.parametrize(
-    ("name", "recipe", "new_prefixes"),
-    [
-        ("vgg16", "bridging-gap", ("conv6.", "head.")),
-        ("vgg16", "wsolevaluation", ("conv6.", "head.")),
-        ("resnet50", "bridging-gap", ("head.",)),
-        ("resnet50", "wsolevaluation", ("layer4.", "head.")),
-        ("inception_v3", "wsolevaluation", ("conv6.", "conv7.", "head.")),
-        ("tiny", "bridging-gap", ("conv6.", "head.")),
-    ],
-)
-def test_parameter_groups(name: str, recipe: str, new_prefixes: tuple[str, ...]) -> None:
+@pytest.mark.parametrize("name", NAMES)
+def test_parameter_groups(name: str) -> None:
     net = backbones.create(name, num_classes=3)
-    groups = net.parameter_groups(recipe)  # type: ignore[arg-type]
-    assert {n for n, _ in groups.new} == {
-        n for n, _ in net.named_parameters() if n.startswith(new_prefixes)
-    }
-    assert len(groups.new) + len(groups.pretrained) == len(list(net.parameters()))
-    opt = torch.optim.SGD(groups.optimizer_groups(0.01, 5.0), lr=0.01)
-    assert [g["lr"] for g in opt.param_groups] == [0.01, 0.05]
+    assert set(NEW_PARAMETERS[name]) == set(RECIPES), f"NEW_PARAMETERS['{name}'] needs {RECIPES}"
+    for recipe, prefixes in NEW_PARAMETERS[name].items():
+        groups = net.parameter_groups(recipe)  # type: ignore[arg-type]
+        assert {n for n, _ in groups.new} == {
+            n for n, _ in net.named_parameters() if n.startswith(prefixes)
+        }, recipe
+        assert len(groups.new) + len(groups.pretrained) == len(list(net.parameters()))
+        opt = torch.optim.SGD(groups.optimizer_groups(0.01, 5.0), lr=0.01)
+        assert [g["lr"] for g in opt.param_groups] == [0.01, 0.05]
 
 
 def test_unknown_recipe() -> None:
@@ -144,32 +187,37 @@ def test_unknown_recipe() -> None:
         backbones.create("tiny", num_classes=2).parameter_groups("timm")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("name", ["tiny", "resnet50"])
+@pytest.mark.parametrize("name", NAMES)
 def test_initialization(name: str) -> None:
+    """Linear N(0, 0.01), BatchNorm (1, 0), zero biases; the largest conv follows INIT_MODE."""
     torch.manual_seed(0)
     net = backbones.create(name, num_classes=50)
-    fc = net.head.fc
-    assert fc.bias.abs().max() == 0 and 0.008 < fc.weight.std().item() < 0.012
+    assert net.init_mode == INIT_MODE[name]
     for m in net.modules():
+        if isinstance(m, nn.Linear):
+            assert m.bias.abs().max() == 0 and 0.008 < m.weight.std().item() < 0.012
         if isinstance(m, nn.BatchNorm2d):
             assert (m.weight == 1).all() and (m.bias == 0).all()
         if isinstance(m, nn.Conv2d) and m.bias is not None:
             assert (m.bias == 0).all()
-    conv = net.conv1 if name == "resnet50" else net.conv3[0]
+    conv = max(
+        (m for m in net.modules() if isinstance(m, nn.Conv2d)), key=lambda m: m.weight.numel()
+    )
     fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
     fan_out = conv.out_channels * conv.kernel_size[0] * conv.kernel_size[1]
-    if name == "resnet50":  # xavier_uniform: bound sqrt(6 / (fan_in + fan_out))
-        assert conv.weight.abs().max() <= (6 / (fan_in + fan_out)) ** 0.5
+    std = conv.weight.std().item()
+    if INIT_MODE[name] == "xavier":  # uniform in ±sqrt(6 / (fan_in + fan_out))
+        bound = (6 / (fan_in + fan_out)) ** 0.5
+        assert conv.weight.abs().max() <= bound
+        assert std == pytest.approx(bound / 3**0.5, rel=0.1)
     else:  # kaiming_normal fan_out: std sqrt(2 / fan_out)
-        assert conv.weight.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.1)
+        assert std == pytest.approx((2 / fan_out) ** 0.5, rel=0.1)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", NAMES)
 def test_plugin_details_are_json(name: str) -> None:
-    import json
-
     details = backbones.load(name).plugin_details()
     json.dumps(details)
-    if name != "tiny":
-        assert details["feature_map_at_224"] == "14×14"
-        assert details["feature_map_at_224_large"] == "28×28"
+    _, side, large = FEATURE_MAP_224[name]
+    assert details["feature_map_at_224"] == f"{side}×{side}"
+    assert details["feature_map_at_224_large"] == f"{large}×{large}"

@@ -207,4 +207,5 @@ def test_foreign_files_are_never_deleted(cub: Path, tmp_path: Path) -> None:
 
 def test_spec_is_registered_shape() -> None:
     assert CUB.name == "cub" and CUB.num_classes == 200 and CUB.norm_region == "max"
-    assert CUB.annotation == "boxes" and CUB.eval_size == 224 and CUB.prepare is prepare_cub
+    assert CUB.annotation == "boxes" and CUB.eval_size == 224
+    assert CUB.method_defaults == {"norm_region": "max"}

@@ -204,6 +204,4 @@ def test_empty_folder_is_explained(tmp_path: Path) -> None:
 
 
 def test_spec() -> None:
-    assert (
-        FOLDER.name == "folder" and FOLDER.num_classes is None and FOLDER.prepare is prepare_folder
-    )
+    assert FOLDER.name == "folder" and FOLDER.num_classes is None

@@ -462,6 +462,6 @@ def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 
 def test_registered_as_the_synthetic_dataset() -> None:
     spec = registry.datasets.load("synthetic")
-    assert spec is syn.SYNTHETIC and spec.prepare is syn.prepare_synthetic
+    assert spec is syn.SYNTHETIC and spec.method_defaults == {"norm_region": "max"}
     assert (spec.num_classes, spec.eval_size, spec.resize_size, spec.crop_size) == (10, 64, 64, 64)
     assert spec.mean == (0.5, 0.5, 0.5) and spec.std == (0.25, 0.25, 0.25)

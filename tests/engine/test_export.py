@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from tiny_runs import tiny_overrides
 from typer.testing import CliRunner
 
 from wsolkit.cams import CamStore, CamStoreSource
@@ -27,20 +28,7 @@ def run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("export")
     prepare_synthetic(root / "data", seed=1, train=32, val=16, test=24, image_size=32, classes=4)
     summary = train(
-        overrides={
-            "data.root": root / "data",
-            "model.backbone": "tiny",
-            "model.weights": "none",
-            "method.name": "cam",
-            "optim.epochs": 1,
-            "optim.warm_epochs": 0,
-            "optim.batch_size": 8,
-            "eval.cam_curve_interval": 0.01,
-            "runtime.device": "cpu",
-            "runtime.workers": 0,
-            "runtime.out_dir": root / "runs",
-            "runtime.run_name": "r",
-        }
+        overrides=tiny_overrides(root / "data", root / "runs", **{"eval.cam_curve_interval": 0.01})
     )
     assert summary is not None
     return root / "runs" / "r"

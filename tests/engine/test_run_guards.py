@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tiny_runs import tiny_overrides
 from typer.testing import CliRunner
 
 from wsolkit.cli import app
@@ -26,22 +27,8 @@ def make_data(root: Path, **kwargs: object) -> Path:
 
 
 def overrides(data: Path, out: Path, **extra: object) -> dict[str, object]:
-    base: dict[str, object] = {
-        "data.root": data,
-        "model.backbone": "tiny",
-        "model.weights": "none",
-        "method.name": "cam",
-        "optim.epochs": 2,
-        "optim.warm_epochs": 0,
-        "optim.batch_size": 8,
-        "eval.cam_curve_interval": 0.05,
-        "runtime.device": "cpu",
-        "runtime.workers": 0,
-        "runtime.out_dir": out,
-        "runtime.run_name": "r",
-    }
-    base.update(extra)
-    return base
+    """A two-epoch tiny run named ``r``."""
+    return tiny_overrides(data, out, **{"optim.epochs": 2, **extra})
 
 
 def cli_args(data: Path, out: Path) -> list[str]:
@@ -252,3 +239,25 @@ def test_settings_errors_keep_their_type(tmp_path) -> None:
     data = make_data(tmp_path / "data")
     with pytest.raises(SettingsError):
         train(overrides=overrides(data, tmp_path / "runs", **{"method.lamda_sim": 0.5}))
+
+
+def test_the_dataset_sets_aligned_eils_norm_region_unless_given(tmp_path) -> None:
+    from wsolkit.data.metadata import SplitMetadata, write_split
+    from wsolkit.engine.setup import resolve_settings
+
+    ids = ["a/1.jpg"]
+    meta = SplitMetadata(ids, {"a/1.jpg": 0}, {"a/1.jpg": (8, 8)}, {"a/1.jpg": [(1, 1, 5, 5)]})
+    for split in ("train", "val", "test"):
+        write_split(tmp_path / "meta" / split, meta)
+    (tmp_path / "images").mkdir()
+    base = {"data.root": tmp_path / "meta", "data.image_root": tmp_path / "images"}
+    imagenet = resolve_settings(None, {**base, "data.dataset": "imagenet"})
+    assert imagenet.method.name == "aligned-eil" and imagenet.method.params == {
+        "norm_region": "target"
+    }
+    cub = resolve_settings(None, {**base, "data.dataset": "cub"})
+    assert cub.method.params == {"norm_region": "max"}
+    given = {**base, "data.dataset": "imagenet", "method.norm_region": "max"}
+    assert resolve_settings(None, given).method.params == {"norm_region": "max"}
+    assert resolve_settings(None, {**base, "data.dataset": "imagenet", "method.name": "cam"})\
+        .method.params == {}  # fmt: skip

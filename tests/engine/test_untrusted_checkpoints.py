@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_runs import tiny_overrides as overrides
 from typer.testing import CliRunner
 
 from wsolkit.cli import app
@@ -41,25 +42,6 @@ def test_the_payload_is_real(tmp_path) -> None:
     torch.save({"x": Payload(marker)}, tmp_path / "p.pt")
     torch.load(tmp_path / "p.pt", weights_only=False)
     assert marker.exists()
-
-
-def overrides(data: Path, out: Path, name: str, **extra: object) -> dict[str, object]:
-    base: dict[str, object] = {
-        "data.root": data,
-        "model.backbone": "tiny",
-        "model.weights": "none",
-        "method.name": "cam",
-        "optim.epochs": 1,
-        "optim.warm_epochs": 0,
-        "optim.batch_size": 8,
-        "eval.cam_curve_interval": 0.05,
-        "runtime.device": "cpu",
-        "runtime.workers": 0,
-        "runtime.out_dir": out,
-        "runtime.run_name": name,
-    }
-    base.update(extra)
-    return base
 
 
 @pytest.fixture(scope="module")

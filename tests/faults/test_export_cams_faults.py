@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fault_helpers import one_error_line, run_child
+from tiny_runs import tiny_overrides
 from typer.testing import CliRunner
 
 from wsolkit.cams import CamStore, CamStoreWriter
@@ -32,19 +33,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     prepare_synthetic(
         root / "data", seed=1, train=32, val=16, test=TEST_IMAGES, image_size=32, classes=4
     )
-    overrides = {
-        "data.root": root / "data",
-        "model.backbone": "tiny",
-        "model.weights": "none",
-        "method.name": "cam",
-        "optim.epochs": 1,
-        "optim.warm_epochs": 0,
-        "optim.batch_size": 8,
-        "runtime.device": "cpu",
-        "runtime.workers": 0,
-        "runtime.out_dir": root / "runs",
-        "runtime.run_name": "r",
-    }
+    overrides = tiny_overrides(root / "data", root / "runs", **{"eval.cam_curve_interval": 0.001})
     assert train(overrides=overrides) is not None
     return root / "runs" / "r"
 

@@ -1,4 +1,9 @@
-"""ADL functions: drop mask, importance map, the per-call map choice, golden values."""
+"""ADL functions: drop mask, importance map, the per-call map choice, golden values.
+
+The golden values (``adl_*`` in data/reference_golden.npz) are wsolevaluation's
+``ADL`` layer. Regenerate with: ``python tests/parity/regenerate_functional_goldens.py
+--bridging-gap PATH --wsolevaluation PATH`` (your own clones; ``--check`` compares).
+"""
 
 from __future__ import annotations
 

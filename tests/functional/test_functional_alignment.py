@@ -1,4 +1,10 @@
-"""Aligned-EIL losses: hand-computed values, empty masks, gradients, reference golden values."""
+"""Aligned-EIL losses: hand-computed values, empty masks, gradients, reference golden values.
+
+The golden values (``align_*`` in data/reference_golden.npz) are bridging-gap's
+``_get_loss_alignment``. Regenerate with: ``python
+tests/parity/regenerate_functional_goldens.py --bridging-gap PATH --wsolevaluation PATH``
+(your own clones; ``--check`` compares).
+"""
 
 from __future__ import annotations
 

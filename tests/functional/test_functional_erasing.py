@@ -1,4 +1,9 @@
-"""Attentive drop and EIL erasing: strict threshold, shared channel mask, random draws, golden."""
+"""Attentive drop and EIL erasing: strict threshold, shared channel mask, random draws, golden.
+
+The golden values (``drop_*`` in data/reference_golden.npz) are bridging-gap's
+``AttentiveDrop``. Regenerate with: ``python tests/parity/regenerate_functional_goldens.py
+--bridging-gap PATH --wsolevaluation PATH`` (your own clones; ``--check`` compares).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Method models train under DistributedDataParallel (CPU, gloo, one process)."""
+"""Method models train under DistributedDataParallel (CPU, gloo, one process).
+
+Every built-in method, read from the registry (aliases dropped).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as dist
+from registry_builtins import builtin_names
 from torch.nn.parallel import DistributedDataParallel
 
 from wsolkit.registry import backbones, methods
@@ -26,7 +30,7 @@ def process_group(tmp_path: Path) -> Iterator[None]:
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("name", ["cam", "adl", "eil", "aligned-eil"])
+@pytest.mark.parametrize("name", builtin_names(methods))
 def test_three_steps_without_unused_parameters(name: str, process_group: None) -> None:
     """``find_unused_parameters=False``: every parameter must get its gradient in every step."""
     torch.manual_seed(0)

@@ -1,12 +1,28 @@
-"""End to end on a toy task: the tiny backbone learns from scratch and its CAM finds the object."""
+"""End to end on a toy task: the tiny backbone learns from scratch and its CAM finds the object.
+
+Runs for every built-in method (read from the registry, aliases dropped); the
+bar each must clear is in ``MIN_HIT``.
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from registry_builtins import assert_covers, builtin_names
 
 from wsolkit.registry import backbones, methods
 
+# Share of CAM peaks that must fall on the object. Aligned EIL, from scratch on this toy,
+# pulls the CAM partly off the object (75% to 83% measured at seed 0), hence its lower bar;
+# the others hit 100% at seed 0.
+MIN_HIT = {
+    "adl": 0.8,
+    "aligned-eil": 0.5,
+    "cam": 0.8,
+    "cutmix": 0.8,
+    "eil": 0.8,
+    "has": 0.8,
+}
 COLOURS = torch.tensor([[1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0], [1.0, 1.0, -1.0]])
 
 
@@ -21,14 +37,17 @@ def toy_batch(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, t
     return images, labels, corners + 6
 
 
+def test_min_hit_covers_the_registry() -> None:
+    assert_covers(MIN_HIT, methods, "MIN_HIT in tests/methods/test_method_learning.py")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "min_hit"), [("cam", 0.8), ("aligned-eil", 0.5)])
-def test_tiny_learns_and_localizes(name: str, min_hit: float) -> None:
+@pytest.mark.parametrize("name", builtin_names(methods))
+def test_tiny_learns_and_localizes(name: str) -> None:
     """60 steps at batch 32 (about 15 s for CAM on 2 cores).
 
     The CAM peak must fall within 8 px of the square's centre (chance: about
-    13%). Aligned EIL, from scratch on this toy, pulls the CAM partly off the
-    object (75% measured; 83% with λ_sim = λ_norm = 0), hence its lower bar.
+    13%) for a share ``MIN_HIT[name]`` of the images.
     """
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
@@ -55,4 +74,4 @@ def test_tiny_learns_and_localizes(name: str, min_hit: float) -> None:
     peak_yx = torch.stack([peak // cams.shape[-1], peak % cams.shape[-1]], 1) * 4 + 2
     hit = ((peak_yx - centres).abs().max(dim=1).values <= 8).float().mean().item()
     assert accuracy > 0.9, accuracy
-    assert hit > min_hit, hit
+    assert hit > MIN_HIT[name], hit

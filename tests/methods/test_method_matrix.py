@@ -1,8 +1,14 @@
 """Every method on every backbone: a CPU training step, and feature-map sizes at 224 input.
 
+The backbones and methods are wsolkit's own, read from the registries (aliases
+dropped); what is expected of each backbone sits in a dict below (of each method,
+in ``method_expectations.py``), and tests check that every dict has one entry
+per built-in, so a new backbone or method fails until its expectations are
+written down.
+
 Training steps run for the whole matrix (about 0.5 s each at 64 px); at 224 px
-the heavy backbones run one representative method in the fast suite and the
-rest is marked slow (``pytest -m slow``).
+the heavy backbones run the methods of ``FAST_AT_224`` in the fast suite and
+the rest is marked slow (``pytest -m slow``).
 """
 
 from __future__ import annotations
@@ -11,31 +17,55 @@ import math
 
 import pytest
 import torch
+from method_expectations import TRAINING_OUTPUTS
+from registry_builtins import assert_covers, builtin_names
 
 from wsolkit.methods import IncompatibleBackboneError
 from wsolkit.registry import backbones, methods
 
-BACKBONES = ("tiny", "vgg16", "resnet50", "inception_v3")
-METHODS = ("cam", "has", "cutmix", "adl", "eil", "aligned-eil")
-UNSUPPORTED = {("inception_v3", "aligned-eil")}  # needs a linear head
-FAST = {("vgg16", "aligned-eil"), ("resnet50", "aligned-eil"), ("inception_v3", "adl")}
-SIDE_224 = {"tiny": 56, "vgg16": 14, "resnet50": 14, "inception_v3": 14}
-ALL_PAIRS = {(b, m) for b in BACKBONES for m in METHODS}
+BACKBONES = builtin_names(backbones)
+METHODS = builtin_names(methods)
+
+# Methods whose build() must refuse the backbone: {method: what the error message says}.
+REFUSED: dict[str, dict[str, str]] = {
+    "inception_v3": {"aligned-eil": "needs a linear head"},
+    "resnet50": {},
+    "tiny": {},
+    "vgg16": {},
+}
+# Methods run at 224 px in the fast suite; the other pairs at 224 px are marked slow.
+FAST_AT_224 = {
+    "inception_v3": {"adl"},
+    "resnet50": {"aligned-eil"},
+    "tiny": set(METHODS),  # cheap: every method
+    "vgg16": {"aligned-eil"},
+}
+BY_BACKBONE = {"REFUSED": REFUSED, "FAST_AT_224": FAST_AT_224}
+WHERE = "tests/methods/test_method_matrix.py"
 
 
-def matrix(fast: set[tuple[str, str]]) -> list[object]:
+@pytest.mark.parametrize("table", BY_BACKBONE)
+def test_backbone_expectations_cover_the_registry(table: str) -> None:
+    expected = BY_BACKBONE[table]
+    assert_covers(expected, backbones, f"{table} in {WHERE}")
+    unknown = sorted({m for chosen in expected.values() for m in chosen} - set(METHODS))
+    assert not unknown, f"{table} in {WHERE} names methods that are not built-ins: {unknown}"
+
+
+def matrix(fast: dict[str, set[str]] | None) -> list[object]:
+    """Every supported (backbone, method) pair; given ``fast``, the pairs not in it are slow."""
     cases = []
     for b in BACKBONES:
         for m in METHODS:
-            if (b, m) in UNSUPPORTED:
+            if m in REFUSED.get(b, {}):
                 continue
-            slow = b != "tiny" and (b, m) not in fast
+            slow = fast is not None and m not in fast.get(b, ())
             marks = [pytest.mark.slow] if slow else []
             cases.append(pytest.param(b, m, marks=marks, id=f"{b}-{m}"))
     return cases
 
 
-@pytest.mark.parametrize(("backbone", "method"), matrix(ALL_PAIRS))
+@pytest.mark.parametrize(("backbone", "method"), matrix(fast=None))
 def test_training_step(backbone: str, method: str) -> None:
     """prepare_batch -> forward -> losses -> backward -> SGD step, on a CPU at 64 px.
 
@@ -62,38 +92,49 @@ def test_training_step(backbone: str, method: str) -> None:
     assert changed == len(before)
 
 
-@pytest.mark.parametrize(("backbone", "method"), matrix(FAST))
+@pytest.mark.parametrize(("backbone", "method"), matrix(FAST_AT_224))
 def test_feature_map_sizes_at_224(backbone: str, method: str) -> None:
-    """Training and eval outputs at 224 input: 14×14 (56×56 for tiny), erased path alike."""
+    """Training and eval outputs at 224 input, erased paths alike.
+
+    The feature maps keep the backbone's own size (pinned for each backbone in
+    tests/backbones/test_backbone_builtins.py: 14×14, 56×56 for tiny).
+    """
     torch.manual_seed(0)
-    model = methods.create(method).build(backbones.create(backbone, num_classes=3))
-    side = SIDE_224[backbone]
+    net = backbones.create(backbone, num_classes=3)
+    side = 224 // net.feature_reduction
+    model = methods.create(method).build(net)
     images = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
         out = model.train()(images)
+        assert set(out) == TRAINING_OUTPUTS[method]
         assert out["features"].shape[-2:] == (side, side)
         assert out["logits"].shape == (2, 3)
-        if method == "aligned-eil":
+        if "features_erased" in out:
             assert out["features_erased"].shape == out["features"].shape
+        if "similarity" in out:
             assert out["similarity"].shape == (2, 3, side, side)
-        if method == "eil":
+        if "logits_erased" in out:
             assert out["logits_erased"].shape == (2, 3)
         cams = model.eval().cams(images[:1], torch.tensor([2]))
     assert cams.cams.shape == (1, 1, side, side)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backbone", ["vgg16", "resnet50"])
+@pytest.mark.parametrize(
+    "backbone", [b for b in BACKBONES if "aligned-eil" not in REFUSED.get(b, {})]
+)
 def test_large_feature_map_split_at_224(backbone: str) -> None:
-    model = methods.create("aligned-eil").build(
-        backbones.create(backbone, num_classes=3, large_feature_map=True)
-    )
+    net = backbones.create(backbone, num_classes=3, large_feature_map=True)
+    side = 224 // net.feature_reduction
+    model = methods.create("aligned-eil").build(net)
     with torch.no_grad():
         out = model.train()(torch.randn(2, 3, 224, 224))
-    assert out["features"].shape[-2:] == out["features_erased"].shape[-2:] == (28, 28)
+    assert out["features"].shape[-2:] == out["features_erased"].shape[-2:] == (side, side)
 
 
-def test_unsupported_pairs_fail_clearly() -> None:
-    for backbone, method in UNSUPPORTED:
-        with pytest.raises(IncompatibleBackboneError, match="linear head"):
-            methods.create(method).build(backbones.create(backbone, num_classes=3))
+@pytest.mark.parametrize(
+    ("backbone", "method"), [(b, m) for b in BACKBONES for m in sorted(REFUSED.get(b, {}))]
+)
+def test_unsupported_pairs_fail_clearly(backbone: str, method: str) -> None:
+    with pytest.raises(IncompatibleBackboneError, match=REFUSED[backbone][method]):
+        methods.create(method).build(backbones.create(backbone, num_classes=3))

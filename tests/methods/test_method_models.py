@@ -1,9 +1,15 @@
-"""Method models on the tiny backbone: eval behaviour, losses, gradients, CAMs, batches."""
+"""Method models on the tiny backbone: eval behaviour, losses, gradients, CAMs, batches.
+
+The per-method tests run over wsolkit's own methods, read from the registry
+(aliases dropped); ``method_expectations.py`` says what each one returns.
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from method_expectations import EVAL_OUTPUTS, TRAINING_OUTPUTS
+from registry_builtins import assert_covers, builtin_names
 from torch import nn
 
 from wsolkit.functional import class_activation_map
@@ -11,7 +17,9 @@ from wsolkit.methods import Targets, WsolModel
 from wsolkit.methods.layers import ADLayer
 from wsolkit.registry import backbones, methods
 
-NAMES = ("cam", "has", "cutmix", "adl", "eil", "aligned-eil")
+NAMES = builtin_names(methods)
+# Settings for the eval test that make a training-only change visible if it leaked into eval.
+EVAL_TEST_PARAMS: dict[str, dict[str, object]] = {"adl": {"drop_rate": 1.0}}
 
 
 def build(name: str, seed: int = 0, **params: object) -> tuple[object, WsolModel]:
@@ -25,10 +33,18 @@ def batch(size: int = 4, side: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(size, 3, side, side, generator=g), torch.tensor([0, 1, 2, 3, 4, 0])[:size]
 
 
+def test_expectations_cover_the_registry() -> None:
+    assert_covers(
+        TRAINING_OUTPUTS, methods, "TRAINING_OUTPUTS in tests/methods/method_expectations.py"
+    )
+    stale = sorted(set(EVAL_TEST_PARAMS) - set(NAMES))
+    assert not stale, f"EVAL_TEST_PARAMS names methods that are not built-ins: {stale}"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_eval_mode_is_the_plain_backbone(name: str) -> None:
     """Eval: {logits, features} of the unerased path; ADL is the identity; no random draw."""
-    _, model = build(name, drop_rate=1.0) if name == "adl" else build(name)
+    _, model = build(name, **EVAL_TEST_PARAMS.get(name, {}))
     model.eval()
     images, _ = batch()
     state = torch.get_rng_state()
@@ -36,12 +52,14 @@ def test_eval_mode_is_the_plain_backbone(name: str) -> None:
         out = model(images)
         plain = model.backbone.forward_features(images)
     assert torch.equal(torch.get_rng_state(), state)
-    assert set(out) == {"logits", "features"}
+    assert set(out) == EVAL_OUTPUTS
     assert torch.equal(out["features"], plain)
     assert torch.equal(out["logits"], model.backbone.head(plain))
 
 
-@pytest.mark.parametrize("name", ["eil", "aligned-eil"])
+@pytest.mark.parametrize(
+    "name", [n for n in NAMES if TRAINING_OUTPUTS.get(n, set()) > EVAL_OUTPUTS]
+)
 def test_erased_path_unused_in_eval(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _, model = build(name)
     calls = []
@@ -227,7 +245,15 @@ def test_set_generator_makes_training_forward_reproducible() -> None:
     assert torch.equal(outs[0], outs[1])
 
 
-@pytest.mark.parametrize("backbone", ["tiny", "inception_v3"])
+def one_backbone_per_head_kind() -> list[str]:
+    """tiny, and the first built-in backbone of every other head kind (class-map: inception_v3)."""
+    chosen = {backbones.load("tiny").head_kind(): "tiny"}
+    for name in builtin_names(backbones):
+        chosen.setdefault(backbones.load(name).head_kind(), name)
+    return sorted(chosen.values())
+
+
+@pytest.mark.parametrize("backbone", one_backbone_per_head_kind())
 def test_cams_are_float32_under_autocast(backbone: str) -> None:
     torch.manual_seed(0)
     model = methods.create("cam").build(backbones.create(backbone, num_classes=3)).eval()

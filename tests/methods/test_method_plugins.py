@@ -1,17 +1,43 @@
-"""Method plugins: registry, hyperparameter models, descriptions, compatibility errors."""
+"""Method plugins: registry, hyperparameter models, descriptions, compatibility errors.
+
+The per-method tests run over wsolkit's own methods, read from the registry;
+``ALIASES`` and ``DEFAULTS`` say what is expected of each name and are checked
+to cover the registry exactly.
+"""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from registry_builtins import assert_covers, builtin_aliases, builtin_names
 
 from wsolkit.errors import SettingsError
 from wsolkit.methods import IncompatibleBackboneError, WsolMethod
 from wsolkit.methods.aligned_eil import AlignedEIL, AlignedEILParams
 from wsolkit.registry import backbones, methods
 
-NAMES = ("cam", "has", "cutmix", "adl", "eil", "aligned-eil")
+NAMES = builtin_names(methods)
+ALIASES = {"bridging-gap": "aligned-eil"}  # {alias: the method it names}
+# Every method's published hyperparameter defaults (Params().model_dump()).
+DEFAULTS: dict[str, dict[str, object]] = {
+    "adl": {"drop_rate": 0.75, "gamma": 0.9, "positions": None},
+    "aligned-eil": {
+        "lambda_sim": 0.5,
+        "fg_threshold": 0.6,
+        "bg_threshold": 0.1,
+        "lambda_norm": 0.15,
+        "norm_region": "max",
+        "lambda_drop": 3.0,
+        "drop_threshold": 0.8,
+        "drop_prob": 0.5,
+        "split_after": None,
+    },
+    "cam": {},
+    "cutmix": {"beta": 1.0, "prob": 1.0},
+    "eil": {"erase_threshold": 0.8, "sigma": 1.0, "split_after": None},
+    "has": {"grid_size": 4, "drop_rate": 0.5},
+}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -29,15 +55,24 @@ def test_registered_and_described(name: str) -> None:
     assert isinstance(methods.create(name), cls)
 
 
-def test_bridging_gap_is_an_alias() -> None:
-    assert methods.load("bridging-gap") is methods.load("aligned-eil")
+def test_defaults_cover_the_registry() -> None:
+    assert_covers(DEFAULTS, methods, "DEFAULTS in tests/methods/test_method_plugins.py")
 
 
-def test_published_defaults() -> None:
-    p = AlignedEIL().params
-    assert (p.lambda_sim, p.fg_threshold, p.bg_threshold) == (0.5, 0.6, 0.1)
-    assert (p.lambda_norm, p.norm_region, p.lambda_drop) == (0.15, "max", 3.0)
-    assert (p.drop_threshold, p.drop_prob, p.split_after) == (0.8, 0.5, None)
+def test_aliases() -> None:
+    assert builtin_aliases(methods) == ALIASES, (
+        "ALIASES in tests/methods/test_method_plugins.py must list every built-in method alias"
+    )
+    for alias, name in ALIASES.items():
+        assert methods.load(alias) is methods.load(name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_published_defaults(name: str) -> None:
+    assert methods.create(name).params.model_dump() == DEFAULTS[name]
+
+
+def test_published_defaults_for_resnet50() -> None:
     r = AlignedEIL.published("resnet50")
     assert (r.fg_threshold, r.bg_threshold, r.lambda_norm, r.lambda_drop, r.drop_prob) == (
         0.4,
@@ -46,13 +81,6 @@ def test_published_defaults() -> None:
         2.0,
         0.25,
     )
-    assert methods.create("adl").params.model_dump() == {
-        "drop_rate": 0.75,
-        "gamma": 0.9,
-        "positions": None,
-    }
-    assert methods.create("has").params.model_dump() == {"grid_size": 4, "drop_rate": 0.5}
-    assert methods.create("cutmix").params.model_dump() == {"beta": 1.0, "prob": 1.0}
 
 
 def test_hyperparameters_from_instance_mapping_and_keywords() -> None:

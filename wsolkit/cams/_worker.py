@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -40,9 +40,9 @@ from wsolkit.cams.schema import (
     Layout,
     encode_chunk,
 )
+from wsolkit.progress import Progress
 
 FLOAT16_MAX = float(np.finfo(np.float16).max)
-Progress = Callable[[int, int], None]
 
 
 @dataclass

@@ -70,15 +70,11 @@ def check_same_images(store: Any, split: SplitMetadata) -> None:
 
 def recorded_mask_root(store: Any) -> Path | None:
     """The mask root of the dataset a model store was exported from (None if unknown)."""
-    if not store.provenance.settings:
-        return None
-    try:
-        from wsolkit.data.source import DataSource
-        from wsolkit.settings import Settings
+    from wsolkit.errors import WsolkitError
 
-        settings = Settings.model_validate_json(store.provenance.settings)
-        return DataSource.from_settings(settings.data).mask_root
-    except Exception:  # noqa: BLE001 - a moved dataset only loses PxAP; the caller says so
+    try:
+        return store.data_source().mask_root
+    except WsolkitError:  # a moved or unknown dataset only loses PxAP; the caller says so
         return None
 
 
@@ -86,15 +82,8 @@ def recorded_protocol(store: Any) -> EvalProtocol:
     """The protocol the store's run was evaluated with (the canonical one when unknown), at
     the store's evaluation size."""
     size = store.resolve_eval_size(None)
-    if not store.provenance.settings:
-        return EvalProtocol(eval_size=size)
-    from wsolkit.settings import Settings
-
-    try:
-        settings = Settings.model_validate_json(store.provenance.settings)
-    except Exception:  # noqa: BLE001 - settings of another wsolkit version: the canonical one
-        return EvalProtocol(eval_size=size)
-    return settings.protocol.with_eval_size(size)
+    settings = store.settings()
+    return (settings.protocol if settings is not None else EvalProtocol()).with_eval_size(size)
 
 
 def evaluate_store(

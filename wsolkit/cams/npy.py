@@ -9,7 +9,7 @@ maps in the layout asked for, each file atomically.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -19,10 +19,10 @@ import numpy as np
 
 from wsolkit.errors import DataError
 from wsolkit.io import DiskWriteError, atomic_path
+from wsolkit.progress import Progress
 
 NpyLayout = Literal["with-ext", "without-ext"]
 LAYOUTS: tuple[str, ...] = ("with-ext", "without-ext")
-Progress = Callable[[int, int], None]
 
 
 def scoremap_path(folder: Path, image_id: str, layout: NpyLayout) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import h5py
 import numpy as np
@@ -32,6 +32,10 @@ from wsolkit.cams.schema import (
     Provenance,
 )
 from wsolkit.metrics.scoremaps import normalize_scoremap
+
+if TYPE_CHECKING:
+    from wsolkit.data.source import DataSource
+    from wsolkit.settings import Settings
 
 READ_BLOCK = 256
 
@@ -220,6 +224,33 @@ class CamStore:
         size = self.resolve_eval_size(eval_size)
         for row in self.rows(block):
             yield ScoreMapRow(row.image_id, self._to_scoremap(row.cam, size), row.label, row.top1)
+
+    def settings(self) -> Settings | None:
+        """The resolved settings of the run whose model made the maps; None for a store
+        imported from a score-map folder (or settings this wsolkit cannot read)."""
+        from pydantic import ValidationError
+
+        from wsolkit.settings import Settings
+
+        if not self.provenance.settings:
+            return None
+        try:
+            return Settings.model_validate_json(self.provenance.settings)
+        except ValidationError:
+            return None
+
+    def data_source(self) -> DataSource:
+        """The dataset the maps were exported from (its images and masks), as recorded."""
+        from wsolkit.data.source import DataSource
+
+        settings = self.settings()
+        if settings is None:
+            raise CamStoreError(
+                self.path,
+                "records no settings of a run (imported score maps?), so its images and masks "
+                "cannot be found",
+            )
+        return DataSource.from_settings(settings.data)
 
     def resolve_eval_size(self, eval_size: int | None = None) -> int:
         """The size S score maps come out at: the stored one for full maps, else the given

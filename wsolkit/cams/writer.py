@@ -34,7 +34,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from wsolkit.cams._worker import ChunkSink, CommitClock, Progress, Rows
+from wsolkit.cams._worker import ChunkSink, CommitClock, Rows
 from wsolkit.cams.create import WHAT, create_store_file
 from wsolkit.cams.disk import RESERVE_BYTES, close_quietly, resume_fix, store_write_error
 from wsolkit.cams.errors import CamStoreError, DamagedStoreError
@@ -42,6 +42,7 @@ from wsolkit.cams.identity import FIX, check_same_store, export_fingerprint, sto
 from wsolkit.cams.schema import COMPRESSION_LEVEL, ROWS_DONE, Layout, Provenance, Resolution
 from wsolkit.cams.store import CamStore
 from wsolkit.io import require_free_space, write_guard
+from wsolkit.progress import Progress
 
 _STOP = object()
 _OPEN_WRITERS: weakref.WeakSet[CamStoreWriter] = weakref.WeakSet()

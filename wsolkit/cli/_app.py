@@ -47,6 +47,18 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
+def command_app(**options: Any) -> typer.Typer:
+    """A Typer app for one command module (or a group's), with the house settings: markdown
+    help, ``-h``, no completion flags, no locals in tracebacks. ``wsolkit.cli`` joins them."""
+    options.setdefault("rich_markup_mode", "markdown")
+    return typer.Typer(
+        pretty_exceptions_show_locals=False,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        **options,
+    )
+
+
 app = typer.Typer(
     name="wsolkit",
     cls=WsolkitGroup,

@@ -1,9 +1,9 @@
-"""A counting progress bar for library callbacks of the form ``progress(done, total)``."""
+"""The one progress bar of the CLI: a :class:`wsolkit.progress.Progress` drawn with rich."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from rich.progress import (
     BarColumn,
@@ -18,6 +18,8 @@ from rich.progress import (
 from rich.text import Text
 
 from wsolkit.cli._app import err_console
+from wsolkit.progress import Progress as ProgressCallback
+from wsolkit.progress import no_progress
 
 
 class RateColumn(ProgressColumn):
@@ -33,13 +35,14 @@ class RateColumn(ProgressColumn):
 
 
 @contextlib.contextmanager
-def counting_bar(label: str, unit: str = "images") -> Iterator[Callable[[int, int], None]]:
-    """Yield ``progress(done, total)``; a rich bar on a terminal, silent otherwise."""
+def progress_bar(label: str, unit: str = "images") -> Iterator[ProgressCallback]:
+    """Yield ``progress(done, total, phase="")`` drawing a bar on stderr (nothing when stderr
+    is not a terminal). Each phase gets its own bar, named by the phase or by ``label``."""
     if not err_console.is_terminal:
-        yield lambda done, total: None
+        yield no_progress
         return
     columns = (
-        TextColumn(f"[bold]{label}"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
@@ -47,9 +50,12 @@ def counting_bar(label: str, unit: str = "images") -> Iterator[Callable[[int, in
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task(label, total=None)
+        tasks: dict[str, int] = {}
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def update(done: int, total: int, phase: str = "") -> None:
+            name = phase or label
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total or None)
+            bar.update(tasks[name], completed=done, total=total or None)
 
         yield update

@@ -7,23 +7,20 @@ OpenCV are imported inside the commands so ``wsolkit --help`` stays fast.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from wsolkit.cli._app import app, err_console, out_console
+from wsolkit.cli._app import command_app, out_console
+from wsolkit.cli._bars import progress_bar
 
-cams_app = typer.Typer(
+app = command_app(
     help="Inspect CAM stores (the HDF5 files of `wsolkit export-cams`) and convert them to and "
     "from wsolevaluation score-map folders (one .npy per image).",
     no_args_is_help=True,
-    rich_markup_mode="markdown",
 )
-app.add_typer(cams_app, name="cams")
 
 
 class MapDtype(str, Enum):
@@ -37,41 +34,7 @@ class NpyLayout(str, Enum):
     without_ext = "without-ext"
 
 
-@contextmanager
-def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich bar with images/s on stderr; yields the ``progress(done, total)`` callback."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
-
-    class Rate(ProgressColumn):
-        def render(self, task: Any) -> Text:
-            return Text(f"{task.speed:.0f} img/s" if task.speed else "", style="dim")
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        Rate(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=not err_console.is_terminal,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-@cams_app.command("import-scoremaps")
+@app.command("import-scoremaps")
 def import_scoremaps(
     directory: Path = typer.Argument(
         ..., help="Score-map folder: DIR/<image_id>.npy or DIR/<image_id minus extension>.npy."
@@ -101,7 +64,7 @@ def import_scoremaps(
     """
     from wsolkit.cams.npy import import_scoremaps as run_import
 
-    with _progress("importing score maps") as progress:
+    with progress_bar("importing score maps") as progress:
         result = run_import(
             directory, metadata, out, dtype=dtype.value, overwrite=overwrite, progress=progress
         )
@@ -127,7 +90,7 @@ def import_scoremaps(
         out_console.print(f"[dim]note:[/] {result.ignored} .npy file(s) of no listed image ignored")
 
 
-@cams_app.command("export-npy")
+@app.command("export-npy")
 def export_npy(
     store: Path = typer.Argument(..., help="The CAM store (FILE.h5)."),
     out_dir: Path = typer.Argument(..., help="Folder to write one .npy per image into."),
@@ -154,7 +117,7 @@ def export_npy(
     """
     from wsolkit.cams.npy import export_npy as run_export
 
-    with _progress("writing .npy files") as progress:
+    with progress_bar("writing .npy files", unit="files") as progress:
         result = run_export(
             store,
             out_dir,
@@ -181,7 +144,7 @@ def export_npy(
     )
 
 
-@cams_app.command("info")
+@app.command("info")
 def info(
     store: Path = typer.Argument(..., help="The CAM store (FILE.h5)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-from wsolkit.cli._app import app, err_console, out_console
+from wsolkit.cli._app import command_app, err_console, out_console
+
+app = command_app()
 
 EPILOG = """
 **Examples**
@@ -76,11 +78,9 @@ def compare(
 def _gallery(rows: list, path: Path, images: int) -> None:
     from wsolkit.cams import CamStore
     from wsolkit.cams.evaluate import store_metadata
-    from wsolkit.data.source import DataSource
     from wsolkit.errors import UsageError
     from wsolkit.report.compare import groups
     from wsolkit.report.overlays import gallery, write_png
-    from wsolkit.settings import Settings
 
     stores = [r for r in rows if r.source.endswith((".h5", ".hdf5"))]
     if not stores:
@@ -89,10 +89,7 @@ def _gallery(rows: list, path: Path, images: int) -> None:
         raise UsageError("--gallery: the CAM stores hold different datasets or splits")
     with CamStore.open(Path(stores[0].source)) as first:
         meta = store_metadata(first, None)
-        if not first.provenance.settings:
-            raise UsageError(f"{first.path}: no recorded settings, so its images cannot be found")
-        settings = Settings.model_validate_json(first.provenance.settings)
-    root = DataSource.from_settings(settings.data).image_root
+        root = first.data_source().image_root
     picture = gallery(
         [Path(r.source) for r in stores],
         [r.name for r in stores],

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from wsolkit.cli._app import app, err_console, out_console
-from wsolkit.cli._bars import counting_bar
+from wsolkit.cli._app import command_app, err_console, out_console
+from wsolkit.cli._bars import progress_bar
 from wsolkit.errors import UsageError
 
 if TYPE_CHECKING:
     from wsolkit.metrics import EvaluationReport
     from wsolkit.settings.protocol import EvalProtocol
+
+app = command_app()
 
 EPILOG = """
 **Examples**
@@ -114,7 +116,7 @@ def _evaluate_folder(
 
     split = read_split(metadata, require_localization=True)
     folder = ScoremapFolder.scan(scoremaps, split.image_ids)
-    with counting_bar("evaluating score maps") as progress:
+    with progress_bar("evaluating score maps") as progress:
         report = evaluate_scoremaps(
             FolderSource(folder, protocol.eval_size),
             split,
@@ -147,7 +149,7 @@ def _evaluate_store(
     with CamStore.open(cams) as store:  # a raw store scores at its own size unless told
         size = store.resolve_eval_size(flags["eval_size"][1])  # type: ignore[arg-type]
     protocol = EvalProtocol.from_flags(flags, eval_size=size)
-    with counting_bar("evaluating the CAM store") as progress:
+    with progress_bar("evaluating the CAM store") as progress:
         return evaluate_store(
             cams,
             protocol,

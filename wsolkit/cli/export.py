@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
-from wsolkit.cli._app import app, err_console, out_console
+from wsolkit.cli._app import command_app, err_console, out_console
+
+if TYPE_CHECKING:
+    from wsolkit.engine.export import ExportOptions
+
+app = command_app()
 
 EPILOG = """
 **Examples**
@@ -52,34 +57,30 @@ def export_cams(
     ),
 ) -> None:
     """Compute the CAMs of one split from a checkpoint and cache them in one HDF5 store."""
-    from wsolkit.cli._bars import counting_bar
+    from wsolkit.cli._bars import progress_bar
     from wsolkit.engine.export import ExportInterrupted, ExportOptions
     from wsolkit.engine.export import export_cams as run_export
     from wsolkit.errors import UsageError
 
-    if checkpoint not in ("best", "last") or resolution not in ("raw", "full"):
-        raise UsageError("--checkpoint takes best|last and --resolution raw|full")
-    if dtype not in (None, "float16", "float32"):
-        raise UsageError(f"--dtype {dtype}: use float16 or float32")
     if overlays is not None and overlays[0] < 1:
         raise UsageError(
             f"--overlays {overlays[0]} {overlays[1]}: the number of overlays must be 1 or more"
         )
-    options = ExportOptions(
-        split,
-        out,
-        checkpoint,
-        resolution,
-        dtype,
-        topk,
-        batch_size,
-        device,
-        amp,
-        workers,
-        overwrite,  # type: ignore[arg-type]
+    options = ExportOptions.from_flags(
+        split=split,
+        out=out,
+        checkpoint=checkpoint,
+        resolution=resolution,
+        dtype=dtype,
+        topk=topk,
+        batch_size=batch_size,
+        device=device,
+        amp=amp,
+        workers=workers,
+        overwrite=overwrite,
     )
     try:
-        with counting_bar("export") as progress:
+        with progress_bar("export") as progress:
             result = run_export(target, options, progress=progress)
     except ExportInterrupted as exc:
         again = _same_command(target, options, overlays, threshold)
@@ -101,7 +102,10 @@ def export_cams(
 
 
 def _same_command(
-    target: Path, options: Any, overlays: tuple[int, Path] | None, threshold: float | None
+    target: Path,
+    options: ExportOptions,
+    overlays: tuple[int, Path] | None,
+    threshold: float | None,
 ) -> str:
     """The command line that continues this export: the options given, without --overwrite."""
     words = ["wsolkit", "export-cams", str(target)]
@@ -127,23 +131,15 @@ def _same_command(
 
 
 def _overlays(store: Path, count: int, folder: Path, threshold: float | None) -> tuple[int, float]:
-    from wsolkit.cams import CamStore, CamStoreSource
-    from wsolkit.data.metadata import read_split
-    from wsolkit.data.source import DataSource
-    from wsolkit.metrics import EvalProtocol, evaluate_scoremaps
+    from wsolkit.cams import CamStore
+    from wsolkit.cams.evaluate import evaluate_store, store_metadata
     from wsolkit.report.overlays import write_overlays
-    from wsolkit.settings import Settings
 
     with CamStore.open(store) as opened:
-        provenance = opened.provenance
-        settings = Settings.model_validate_json(provenance.settings)
-        size = opened.resolve_eval_size(None)
-    source = DataSource.from_settings(settings.data)
-    meta = read_split(provenance.metadata, require_localization=True)
-    if threshold is None:
-        with CamStoreSource(store) as src:
-            protocol = EvalProtocol(eval_size=size, cam_curve_interval=0.01)
-            report = evaluate_scoremaps(src, meta, protocol)
+        image_root = opened.data_source().image_root
+        meta = store_metadata(opened, None)
+    if threshold is None:  # the split's best at IoU 50, under the run's own protocol
+        report = evaluate_store(store)
         threshold = report.box.best_threshold[50] if report.box else 0.5
-    files = write_overlays(store, meta, source.image_root, folder, count, threshold)
+    files = write_overlays(store, meta, image_root, folder, count, threshold)
     return len(files), threshold

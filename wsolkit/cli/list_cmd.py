@@ -8,13 +8,16 @@ from enum import Enum
 
 import typer
 
-from wsolkit.cli._app import _escape, app, err_console, out_console
+from wsolkit.cli._app import _escape, command_app, err_console, out_console
 
 
 class Kind(str, Enum):
     backbones = "backbones"
     methods = "methods"
     datasets = "datasets"
+
+
+app = command_app()
 
 
 @app.command("list")

@@ -8,15 +8,19 @@ root group prints as one red line.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from wsolkit.cli._app import err_console, out_console
-from wsolkit.cli.prepare import prepare_app, show_summary
-from wsolkit.data.spec import PrepareSummary
+from wsolkit.cli._app import command_app, out_console
+from wsolkit.cli._bars import progress_bar
+from wsolkit.cli._summary import show_summary
+
+if TYPE_CHECKING:
+    from wsolkit.data.spec import PrepareSummary
+
+app = command_app()
 
 OUT = typer.Option(
     None,
@@ -39,32 +43,6 @@ JSON = typer.Option(False, "--json", help="Print the summary as JSON instead of 
 SEED = typer.Option(0, "--seed", min=0, help="Seed of the split draw (same seed, same split).")
 
 
-@contextlib.contextmanager
-def _progress() -> Iterator:
-    """A progress callback drawing a bar on stderr when it is a terminal, else a no-op."""
-    if not err_console.is_terminal:
-        yield lambda description, done, total: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        tasks: dict[str, int] = {}
-
-        def update(description: str, done: int, total: int) -> None:
-            if description not in tasks:
-                tasks[description] = bar.add_task(description, total=total or None)
-            bar.update(tasks[description], completed=done, total=total or None)
-
-        yield update
-
-
 def _render(summary: PrepareSummary, as_json: bool) -> None:
     show_summary(summary, as_json=as_json)
     if as_json:
@@ -72,7 +50,7 @@ def _render(summary: PrepareSummary, as_json: bool) -> None:
     out_console.print(f"[green]prepared[/] {summary.out_dir} (use it as data.root)")
 
 
-@prepare_app.command("cub")
+@app.command("cub")
 def cub(
     root: Path = typer.Argument(
         ...,
@@ -123,7 +101,7 @@ def cub(
     """
     from wsolkit.data.prepare.cub import prepare_cub
 
-    with _progress() as progress:
+    with progress_bar("preparing") as progress:
         summary = prepare_cub(
             root,
             out,
@@ -139,7 +117,7 @@ def cub(
     _render(summary, as_json)
 
 
-@prepare_app.command("imagenet")
+@app.command("imagenet")
 def imagenet(
     root: Path = typer.Argument(
         ...,
@@ -185,7 +163,7 @@ def imagenet(
     """
     from wsolkit.data.prepare.imagenet import prepare_imagenet
 
-    with _progress() as progress:
+    with progress_bar("preparing") as progress:
         summary = prepare_imagenet(
             root,
             out,
@@ -200,7 +178,7 @@ def imagenet(
     _render(summary, as_json)
 
 
-@prepare_app.command("openimages")
+@app.command("openimages")
 def openimages(
     root: Path = typer.Argument(
         ...,
@@ -229,7 +207,7 @@ def openimages(
     """
     from wsolkit.data.prepare.openimages import prepare_openimages
 
-    with _progress() as progress:
+    with progress_bar("preparing") as progress:
         summary = prepare_openimages(
             root,
             out,
@@ -242,7 +220,7 @@ def openimages(
     _render(summary, as_json)
 
 
-@prepare_app.command("folder")
+@app.command("folder")
 def folder(
     root: Path = typer.Argument(
         ...,
@@ -296,7 +274,7 @@ def folder(
     """
     from wsolkit.data.prepare.folder import prepare_folder
 
-    with _progress() as progress:
+    with progress_bar("preparing") as progress:
         summary = prepare_folder(
             root,
             out,

@@ -9,14 +9,17 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from wsolkit.cli._app import err_console, out_console
-from wsolkit.cli.prepare import prepare_app, show_summary
+from wsolkit.cli._app import command_app, out_console
+from wsolkit.cli._bars import progress_bar
+from wsolkit.cli._summary import show_summary
+
+app = command_app()
 
 if TYPE_CHECKING:
     from wsolkit.data.spec import PrepareSummary
 
 
-@prepare_app.command("synthetic")
+@app.command("synthetic")
 def synthetic(
     out_dir: Path = typer.Argument(
         ..., help="Folder to write the dataset into (created; must be empty unless --overwrite)."
@@ -84,20 +87,9 @@ _DEFAULTS = {
 
 def _generate(out_dir: Path, options: dict[str, int], overwrite: bool) -> PrepareSummary:
     """Run the generator under a progress bar; ``options`` maps flags to values."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from wsolkit.data.prepare.synthetic import prepare_synthetic
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=not err_console.is_terminal,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("generating images", total=None)
+    with progress_bar("generating images") as progress:
         return prepare_synthetic(
             out_dir,
             seed=options["--seed"],
@@ -106,7 +98,7 @@ def _generate(out_dir: Path, options: dict[str, int], overwrite: bool) -> Prepar
             test=options["--test"],
             image_size=options["--image-size"],
             classes=options["--classes"],
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=progress,
             overwrite=overwrite,
         )
 

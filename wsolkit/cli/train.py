@@ -9,8 +9,10 @@ from pathlib import Path
 
 import typer
 
-from wsolkit.cli._app import app, err_console, out_console
+from wsolkit.cli._app import command_app, err_console, out_console
 from wsolkit.errors import UsageError
+
+app = command_app()
 
 EPILOG = """
 **Examples**

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wsolkit.data.images import HEADER_SKIP, BadImage, CountProgress, ImageReadError, read_headers
+from wsolkit.data.images import HEADER_SKIP, BadImage, ImageReadError, read_headers
 from wsolkit.data.metadata import SplitMetadata
+from wsolkit.progress import Progress
 
 
 def check_images(
     metadata: SplitMetadata,
     image_root: Path,
     *,
-    progress: CountProgress | None = None,
+    progress: Progress | None = None,
     workers: int = 8,
 ) -> list[BadImage]:
     """The images of ``metadata`` whose file is missing or whose header does not read.

@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from wsolkit.errors import DataError
+from wsolkit.progress import Progress
 
 #: How to leave a bad image out, named by header-read errors (``wsolkit prepare``, the
 #: check before training).
@@ -208,15 +209,13 @@ def _scale_float(image: Any, path: Path) -> Any:
     return np.floor(values * 255 + 0.5).astype(np.uint8)
 
 
-#: ``progress(done, total)``: how many images have been looked at so far.
-CountProgress = Callable[[int, int], None]
 
 
 def read_headers(
     paths: Sequence[Path],
     *,
     workers: int = 8,
-    progress: CountProgress | None = None,
+    progress: Progress | None = None,
     skip: str = HEADER_SKIP,
 ) -> list[tuple[int, int] | ImageReadError]:
     """:func:`image_size` of every path, in a thread pool; never raises for a bad image.

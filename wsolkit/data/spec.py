@@ -2,7 +2,9 @@
 
 A dataset plugin's entry point names a :class:`DatasetSpec`: the dataset's
 defaults (classes, annotation kind, input sizes, normalization, evaluation
-resolution) and, optionally, the converter behind ``wsolkit prepare``.
+resolution, and the defaults it sets for method hyperparameters). The
+converters behind ``wsolkit prepare`` are built into wsolkit; a dataset plugin
+describes data prepared by them or a wsolevaluation-format metadata folder.
 
 ``wsolkit prepare`` writes a *prepared dataset folder*::
 
@@ -14,7 +16,6 @@ Image paths in the metadata are relative to the manifest's ``image_root``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,7 +45,13 @@ class DatasetSpec:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     norm_region: Literal["max", "target"] = "max"
-    prepare: Callable[..., PrepareSummary] | None = None
+
+    @property
+    def method_defaults(self) -> dict[str, Any]:
+        """Defaults this dataset sets for method hyperparameters of these names, where the
+        method has one and the settings leave it unset: aligned EIL's ``norm_region`` is
+        "max" on CUB and "target" on ImageNet (SPEC.md §4; the reference picks it by name)."""
+        return {"norm_region": self.norm_region}
 
     def plugin_details(self) -> dict[str, Any]:
         """Shown by ``wsolkit list datasets --json``."""
@@ -54,6 +61,7 @@ class DatasetSpec:
             "eval_size": self.eval_size,
             "resize_size": self.resize_size,
             "crop_size": self.crop_size,
+            "method_defaults": self.method_defaults,
         }
 
 

@@ -120,7 +120,7 @@ def _checked_data(settings: Any, dist_info: Any, callbacks: Callbacks) -> Any:
     def find_bad(source: Any, splits: list[Any]) -> Any:
         found = None
         if dist_info.is_main:
-            found = find_bad_images(source, splits, callbacks.on_progress)
+            found = find_bad_images(source, splits, callbacks.progress)
         return broadcast_object(found) if dist_info.enabled else found
 
     data = load_run_data(settings, find_bad=find_bad)

@@ -39,5 +39,9 @@ class Callbacks:
         """Work outside epochs and evaluations (e.g. "checking train images"): ``done`` of
         ``total`` items."""
 
+    def progress(self, done: int, total: int, label: str = "") -> None:
+        """:meth:`on_progress` as a :class:`wsolkit.progress.Progress` (what library work takes)."""
+        self.on_progress(label, done, total)
+
     def on_message(self, text: str) -> None:
         """A line worth showing the user (a note, a warning)."""

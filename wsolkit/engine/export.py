@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wsolkit.errors import DataError, UsageError, WsolkitError
 from wsolkit.settings import Settings
@@ -26,21 +27,40 @@ from wsolkit.settings import Settings
 CHUNK = 1 << 20
 
 
-@dataclass
-class ExportOptions:
-    """What to export and how."""
+class ExportOptions(BaseModel):
+    """What to export and how (validated: a bad value is a one-line error naming it).
+
+    ``checkpoint``: which checkpoint of a run directory; ``resolution``: raw CAMs at
+    feature-map size, or full eval-size score maps; ``dtype``: float16 (raw default)
+    or float32; ``topk``: also store the CAMs of the top-k predicted classes; the
+    runtime fields override the run's recorded ones.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     split: str = "test"
     out: Path | None = None
     checkpoint: Literal["best", "last"] = "best"
     resolution: Literal["raw", "full"] = "raw"
     dtype: Literal["float16", "float32"] | None = None
-    topk: int = 0
-    batch_size: int | None = None
+    topk: int = Field(0, ge=0, le=5)
+    batch_size: int | None = Field(None, ge=1)
     device: str | None = None
-    amp: str | None = None
-    workers: int | None = None
+    amp: Literal["off", "bf16", "fp16"] | None = None
+    workers: int | None = Field(None, ge=0)
     overwrite: bool = False
+
+    @classmethod
+    def from_flags(cls, **values: Any) -> ExportOptions:
+        """Build from command-line values; an invalid one is a usage error naming its flag."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            name = str(error["loc"][0]) if error["loc"] else "option"
+            flag = "--" + name.replace("_", "-")
+            message = error["msg"].removeprefix("Value error, ")
+            raise UsageError(f"{flag} {error.get('input')!r}: {message}") from None
 
 
 @dataclass

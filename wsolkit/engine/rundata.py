@@ -21,9 +21,9 @@ from wsolkit.data.metadata import SplitMetadata
 from wsolkit.data.source import DataSource
 from wsolkit.engine.checkpoint import DatasetInfo
 from wsolkit.errors import DataError
+from wsolkit.progress import Progress, phase
 from wsolkit.settings import Settings
 
-Progress = Callable[[str, int, int], None]
 FindBad = Callable[[DataSource, list[tuple[str, SplitMetadata]]], dict[str, list[BadImage]]]
 
 
@@ -139,14 +139,11 @@ def find_bad_images(
     """Open every image's header (see :mod:`wsolkit.data.check`); the bad ones per split."""
     from wsolkit.data.check import check_images
 
-    out: dict[str, list[BadImage]] = {}
-    for name, meta in splits:
-        label = f"checking {name} images"
-        report = None
-        if progress is not None:
-            report = lambda done, total, label=label: progress(label, done, total)  # noqa: E731
-        out[name] = list(check_images(meta, source.image_root, progress=report))
-    return out
+    root = source.image_root
+    return {
+        name: check_images(meta, root, progress=phase(progress, f"checking {name} images"))
+        for name, meta in splits
+    }
 
 
 def _bad_images_error(source: DataSource, bad: dict[str, list[BadImage]]) -> DataError:

@@ -154,9 +154,26 @@ def _with_dataset_defaults(settings: Settings) -> Settings:
         for field in ("resize_size", "crop_size"):
             if native and field in unset:
                 updates[field] = manifest.eval_size
-    if not updates:
+    method = _with_method_defaults(settings.method, spec)
+    if not updates and method is settings.method:
         return settings
-    return settings.model_copy(update={"data": data.model_copy(update=updates)})
+    return settings.model_copy(
+        update={"data": data.model_copy(update=updates), "method": method}
+    )
+
+
+def _with_method_defaults(method: MethodSettings, spec: Any) -> MethodSettings:
+    """The dataset's defaults for hyperparameters the method has and the settings leave unset
+    (e.g. aligned EIL's ``norm_region`` follows the dataset)."""
+    from wsolkit.registry import methods
+
+    defaults = getattr(spec, "method_defaults", None) or {}
+    params = getattr(methods.load(method.name), "Params", None)
+    fields = params.model_fields if params is not None else {}
+    missing = {k: v for k, v in defaults.items() if k in fields and k not in method.params}
+    if not missing:
+        return method
+    return MethodSettings(name=method.name, **method.params, **missing)
 
 
 def resume_settings(

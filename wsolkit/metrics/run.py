@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,10 +26,10 @@ from wsolkit.errors import DataError
 from wsolkit.metrics.report import EvaluationReport
 from wsolkit.metrics.scoremaps import NaNScoremapError, ScoremapFolder, load_scoremap
 from wsolkit.metrics.split import SplitEvaluation
+from wsolkit.progress import Progress
 from wsolkit.settings.protocol import EvalProtocol
 
 CHUNK = 32
-Progress = Callable[[int, int], None]
 
 
 class ScoremapSource(Protocol):

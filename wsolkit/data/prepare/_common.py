@@ -12,26 +12,19 @@ from __future__ import annotations
 import os
 import random
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from wsolkit.data.images import ImageReadError, read_headers
 from wsolkit.data.metadata import SplitMetadata
 from wsolkit.errors import DataError
+from wsolkit.progress import Progress, no_progress, phase
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 )
 SPLITS = ("train", "val", "test")
 DEFAULT_OUT_NAME = "wsolkit"
-
-#: ``progress(description, done, total)``: called while a converter works (total 0: unknown).
-Progress = Callable[[str, int, int], None]
-
-
-def no_progress(description: str, done: int, total: int) -> None:
-    """The default :data:`Progress`: do nothing."""
-
 
 def is_image(path: Path) -> bool:
     """An image file by its extension (case-insensitive), hidden files excluded."""
@@ -118,7 +111,7 @@ def read_image_sizes(
     results = read_headers(
         [image_root / image_id for image_id in image_ids],
         workers=workers,
-        progress=lambda done, total: progress(description, done, total),
+        progress=phase(progress, description),
     )
     sizes: dict[str, tuple[int, int]] = {}
     bad: list[str] = []

@@ -21,13 +21,11 @@ from pathlib import Path
 
 from wsolkit.data.metadata import Box, escaping_path
 from wsolkit.data.prepare._common import (
-    Progress,
     carve_per_class,
     common_root,
     default_out,
     make_splits,
     manifest_path,
-    no_progress,
     read_image_sizes,
     require_dir,
 )
@@ -35,6 +33,7 @@ from wsolkit.data.prepare._output import write_dataset
 from wsolkit.data.prepare._sources import check_box, read_box_lines, read_table
 from wsolkit.data.spec import DatasetManifest, DatasetSpec, PrepareSummary
 from wsolkit.errors import DataError, MetadataError
+from wsolkit.progress import Progress, no_progress
 
 NUM_CLASSES = 200
 DEFAULT_VAL_PER_CLASS = 5
@@ -383,5 +382,4 @@ CUB = DatasetSpec(
     num_classes=NUM_CLASSES,
     eval_size=224,
     norm_region="max",
-    prepare=prepare_cub,
 )

@@ -28,14 +28,12 @@ from pathlib import Path
 from wsolkit.data.metadata import Box
 from wsolkit.data.prepare._common import (
     SPLITS,
-    Progress,
     carve_fractions,
     check_image_id,
     default_out,
     is_image,
     make_splits,
     manifest_path,
-    no_progress,
     read_image_sizes,
     require_dir,
 )
@@ -43,6 +41,7 @@ from wsolkit.data.prepare._folder_boxes import FolderBoxes, read_box_csv, read_v
 from wsolkit.data.prepare._output import refuse_out_inside, write_dataset
 from wsolkit.data.spec import MANIFEST, DatasetManifest, DatasetSpec, PrepareSummary
 from wsolkit.errors import DataError
+from wsolkit.progress import Progress, no_progress
 
 DEFAULT_VAL_FRACTION = 0.1
 DEFAULT_TEST_FRACTION = 0.2
@@ -277,5 +276,4 @@ FOLDER = DatasetSpec(
     num_classes=None,
     eval_size=224,
     norm_region="max",
-    prepare=prepare_folder,
 )

@@ -24,14 +24,12 @@ from pathlib import Path
 
 from wsolkit.data.metadata import Box
 from wsolkit.data.prepare._common import (
-    Progress,
     check_image_id,
     default_out,
     is_image,
     joint_root,
     make_splits,
     manifest_path,
-    no_progress,
     read_image_sizes,
 )
 from wsolkit.data.prepare._output import refuse_out_inside, write_dataset
@@ -39,6 +37,7 @@ from wsolkit.data.prepare._sources import check_box, clip_box, read_box_lines
 from wsolkit.data.prepare._voc import read_voc
 from wsolkit.data.spec import DatasetManifest, DatasetSpec, PrepareSummary
 from wsolkit.errors import DataError, MetadataError
+from wsolkit.progress import Progress, no_progress
 
 NUM_CLASSES = 1000
 _DATA_FOLDERS = ("", "Data/CLS-LOC", "ILSVRC/Data/CLS-LOC")
@@ -128,7 +127,7 @@ def read_test(
         )
     for done, image_id in enumerate(ids, start=1):
         if done % 500 == 0 or done == len(ids):
-            progress("reading val XML boxes", done, len(ids))
+            progress(done, len(ids), "reading val XML boxes")
         xml = index[Path(image_id).stem]
         objects = read_voc(xml)
         parts = image_id.split("/")
@@ -340,5 +339,4 @@ IMAGENET = DatasetSpec(
     num_classes=NUM_CLASSES,
     eval_size=224,
     norm_region="target",
-    prepare=prepare_imagenet,
 )

@@ -26,18 +26,17 @@ from pathlib import Path
 from wsolkit.data.metadata import MaskAnnotation
 from wsolkit.data.prepare._common import (
     SPLITS,
-    Progress,
     check_image_id,
     default_out,
     make_splits,
     manifest_path,
-    no_progress,
     read_image_sizes,
     require_dir,
 )
 from wsolkit.data.prepare._output import refuse_out_inside, write_dataset
 from wsolkit.data.spec import DatasetManifest, DatasetSpec, PrepareSummary
 from wsolkit.errors import DataError
+from wsolkit.progress import Progress, no_progress
 
 NUM_CLASSES = 100
 IMAGE_SUFFIXES = (".jpg", ".jpeg")
@@ -170,5 +169,4 @@ OPENIMAGES = DatasetSpec(
     num_classes=NUM_CLASSES,
     eval_size=224,
     norm_region="max",
-    prepare=prepare_openimages,
 )

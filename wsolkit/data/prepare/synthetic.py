@@ -378,5 +378,4 @@ SYNTHETIC = DatasetSpec(
     mean=(0.5, 0.5, 0.5),
     std=(0.25, 0.25, 0.25),
     norm_region="max",
-    prepare=prepare_synthetic,
 )

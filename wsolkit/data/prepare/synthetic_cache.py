@@ -12,30 +12,17 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from wsolkit.cache import CACHE_ENV, default_cache_dir
 from wsolkit.errors import DataError
 
-CACHE_ENV = "WSOLKIT_CACHE"
+__all__ = ["CACHE_ENV", "build_once", "default_cache_dir"]
+
 _STALE_AFTER_S = 3600  # a dead run's temporary folder is removed once it is this old
-
-
-def default_cache_dir() -> Path:
-    """``$WSOLKIT_CACHE``, else the user's cache folder (e.g. ``~/.cache/wsolkit`` on Linux)."""
-    env = os.environ.get(CACHE_ENV, "").strip()
-    if env:
-        return Path(env).expanduser()
-    if sys.platform == "win32":
-        local = os.environ.get("LOCALAPPDATA", "").strip()
-        return (Path(local) if local else Path.home() / "AppData" / "Local") / "wsolkit" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "wsolkit"
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache") / "wsolkit"
 
 
 def is_complete(folder: Path, record_name: str, record: str, marker: str) -> bool:
