@@ -15,11 +15,21 @@ def test_points_decay_at_the_start_of_listed_epochs() -> None:
     assert not s.per_step
 
 
-def test_frequency_decay() -> None:
+def test_frequency_decay_starts_at_the_epoch_that_is_a_multiple() -> None:
+    """wsolevaluation: adjust_learning_rate(epoch + 1) multiplies by 0.1 when the 1-indexed
+    epoch is a multiple of the frequency, before that epoch trains (with 3: epochs 3, 6, 9)."""
     s = Schedule(
         OptimSettings(lr_schedule="frequency", lr_decay_frequency=3, lr_decay_rate=0.1), (1,) * 9
     )
-    assert [round(s.factor(e), 6) for e in range(9)] == [1, 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01]
+    factors = [round(s.factor(e), 6) for e in range(9)]  # 0-indexed epochs 0..8 = epochs 1..9
+    assert factors == [1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001]
+    assert s.first_decay_epoch == 3
+
+
+def test_the_first_decay_epoch_of_each_schedule() -> None:
+    points = Schedule(OptimSettings(lr_decay_points=[61, 41]), (1,) * 70)
+    assert points.first_decay_epoch == 41
+    assert Schedule(OptimSettings(lr_schedule="onecycle"), (1,) * 3).first_decay_epoch is None
 
 
 def test_onecycle_rises_to_peak_then_falls() -> None:

@@ -262,3 +262,26 @@ def test_native_size_dataset_trains_at_its_generated_size(tmp_path) -> None:
     assert (s.data.resize_size, s.data.crop_size, s.data.eval_size) == (48, 48, 48)
     s = resolve_settings(None, {"data.root": tmp_path / "d", "data.crop_size": 40})
     assert (s.data.resize_size, s.data.crop_size, s.data.eval_size) == (48, 40, 48)
+
+
+@pytest.mark.parametrize(("after_decay", "validated"), [(False, [3, 4]), (True, [2, 3, 4])])
+def test_validation_every_epoch_after_the_first_decay(synth, tmp_path, after_decay, validated):
+    """bridging-gap validates every eval_interval epochs and every epoch from the first
+    decay point on; wsolkit offers the rule (and always validates the last epoch)."""
+    settings = overrides(
+        synth,
+        tmp_path,
+        **{
+            "method.name": "cam",
+            "optim.epochs": 4,
+            "optim.warm_epochs": 0,
+            "optim.lr_decay_points": [2],
+            "eval.eval_interval": 3,
+            "eval.every_epoch_after_first_decay": after_decay,
+            "runtime.run_name": "v",
+        },
+    )
+    train(overrides=settings)
+    lines = (tmp_path / "v" / "metrics.jsonl").read_text().splitlines()
+    epochs = [r["epoch"] for r in map(json.loads, lines) if r["kind"] == "epoch" and "val" in r]
+    assert epochs == validated

@@ -129,6 +129,7 @@ class CamStoreWriter:
         topk: int = 0,
         predictions: bool = True,
         overwrite: bool = False,
+        replace_stale: bool = False,
         queue_size: int = 8,
         commit_interval: float = 2.0,
         workers: int | None = None,
@@ -144,6 +145,8 @@ class CamStoreWriter:
         ``progress(rows_written, total)`` is called from the writer thread.
         A store of this export too damaged to resume is started over (``restarted``
         says why); a damaged file of another or an unknown export is refused.
+        ``replace_stale`` is for caches wsolkit owns (``wsolkit eval RUN``'s store): a
+        store of any other export there is replaced instead of refused.
         """
         path = Path(path)
         if any(w.path.resolve() == path.resolve() for w in list(_OPEN_WRITERS)):
@@ -159,7 +162,9 @@ class CamStoreWriter:
             "workers": workers if workers is not None else min(4, os.cpu_count() or 1),
             "progress": progress,
         }
-        if overwrite and path.exists():
+        if path.exists() and (
+            overwrite or (replace_stale and stored_fingerprint(path) != fingerprint)
+        ):
             _remove(path)
         restarted = ""
         if path.exists():

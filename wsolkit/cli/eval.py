@@ -21,6 +21,12 @@ app = command_app()
 EPILOG = """
 **Examples**
 
+- `wsolkit eval runs/my-run` — the run's best checkpoint on its test split, with its own
+  protocol: the numbers of its summary.json (the CAMs are cached in runs/my-run/eval-test-best.h5).
+- `wsolkit eval runs/my-run --split val --checkpoint last --json`
+- `wsolkit eval imported.pt --data ~/data/CUB_200_2011/wsolkit` — a checkpoint of
+  `wsolkit import-checkpoint` on a prepared dataset.
+- `wsolkit eval --cams runs/my-run/cams-test-best.h5` — a CAM store: no model, no images.
 - `wsolkit eval --scoremaps runs/x/scoremaps/test --metadata metadata/CUB/test` — MaxBoxAccV2
   (multi-contour, IoU 30/50/70) and the best CAM threshold per IoU level.
 - `wsolkit eval --scoremaps S --metadata M --single-contour --iou-thresholds 50` — the old
@@ -36,6 +42,24 @@ extension>.npy`, 2-D float in [0, 1] at --eval-size, used as they are.
 
 @app.command("eval", epilog=EPILOG)
 def evaluate(
+    target: Path | None = typer.Argument(
+        None,
+        help="A run directory or a checkpoint file: export its CAMs (cached) and evaluate them.",
+        show_default=False,
+    ),
+    split: str = typer.Option("test", "--split", help="With a run or checkpoint: the split."),
+    checkpoint: str = typer.Option(
+        "best", "--checkpoint", help="With a run directory: best | last."
+    ),
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        help="With a run or checkpoint: the prepared dataset (needed when the checkpoint "
+        "records none, e.g. an imported one).",
+    ),
+    device: str | None = typer.Option(
+        None, "--device", help="With a run or checkpoint: auto | cpu | cuda | cuda:N."
+    ),
     scoremaps: Path | None = typer.Option(
         None, "--scoremaps", help="Folder of wsolevaluation-style .npy score maps."
     ),
@@ -82,12 +106,17 @@ def evaluate(
         None, "--plot", help="Save BoxAcc-vs-threshold (and PR curve) as a figure (.png/.pdf)."
     ),
 ) -> None:
-    """Evaluate saved score maps or a CAM store: MaxBoxAcc per IoU level, MaxBoxAccV2, best
-    thresholds, GT-known / Top-1 Loc and accuracy (stores), PxAP."""
+    """Evaluate a run or checkpoint, saved score maps or a CAM store: MaxBoxAcc per IoU level,
+    MaxBoxAccV2, best thresholds, GT-known / Top-1 Loc, accuracy and PxAP."""
     from wsolkit.settings.protocol import EvalProtocol, parse_iou_levels
 
-    if (scoremaps is None) == (cams is None):
-        raise UsageError("give exactly one of --scoremaps DIR (with --metadata) or --cams FILE.h5")
+    if sum(x is not None for x in (target, scoremaps, cams)) != 1:
+        raise UsageError(
+            "give exactly one of RUN_DIR|CHECKPOINT, --scoremaps DIR (with --metadata) or "
+            "--cams FILE.h5"
+        )
+    if checkpoint not in ("best", "last"):
+        raise UsageError(f"--checkpoint {checkpoint}: use best or last")
     flags = {
         "cam_curve_interval": ("--cam-curve-interval", cam_curve_interval),
         "iou_thresholds": (
@@ -98,7 +127,10 @@ def evaluate(
         "eval_size": ("--eval-size", eval_size),
     }
     protocol = EvalProtocol.from_flags(flags)  # every flag is checked before anything is read
-    if cams is not None:
+    if target is not None:
+        given = {name: value for name, (_, value) in flags.items() if value is not None}
+        report = _evaluate_checkpoint(target, split, checkpoint, data, device, given, workers)
+    elif cams is not None:
         report = _evaluate_store(cams, metadata, mask_root, flags, workers)
     elif metadata is None:
         raise UsageError("--scoremaps needs --metadata SPLIT_DIR (the split the maps belong to)")
@@ -106,6 +138,33 @@ def evaluate(
         assert scoremaps is not None
         report = _evaluate_folder(scoremaps, metadata, mask_root, protocol, workers)
     _render(report, as_json, plot)
+
+
+def _evaluate_checkpoint(
+    target: Path,
+    split: str,
+    checkpoint: str,
+    data: Path | None,
+    device: str | None,
+    protocol: dict[str, object],
+    workers: int,
+) -> EvaluationReport:
+    from wsolkit.engine.rescore import evaluate_checkpoint
+
+    with progress_bar("evaluating") as progress:
+        done = evaluate_checkpoint(
+            target,
+            split=split,
+            checkpoint=checkpoint,  # type: ignore[arg-type]
+            data=data,
+            protocol=protocol,
+            device=device,
+            eval_workers=workers,
+            progress=progress,
+        )
+    how = "cached CAMs reused" if done.reused else "CAMs exported"
+    err_console.print(f"[dim]{done.checkpoint} on {split}: {how} in {done.store}[/]")
+    return done.report
 
 
 def _evaluate_folder(

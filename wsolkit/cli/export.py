@@ -36,6 +36,12 @@ def export_cams(
         None, help="Store file (default: cams-SPLIT-CHECKPOINT.h5 in the run directory)."
     ),
     checkpoint: str = typer.Option("best", help="best | last (for a run directory)."),
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        help="The prepared dataset to read: needed for a checkpoint that records none (e.g. "
+        "from wsolkit import-checkpoint); otherwise it replaces the recorded folder.",
+    ),
     resolution: str = typer.Option(
         "raw", help="raw: CAMs at feature-map size; full: normalized eval-size score maps."
     ),
@@ -70,6 +76,7 @@ def export_cams(
         split=split,
         out=out,
         checkpoint=checkpoint,
+        data=data,
         resolution=resolution,
         dtype=dtype,
         topk=topk,
@@ -113,6 +120,7 @@ def _same_command(
         ("--split", options.split, "test"),
         ("--out", options.out, None),
         ("--checkpoint", options.checkpoint, "best"),
+        ("--data", options.data, None),
         ("--resolution", options.resolution, "raw"),
         ("--dtype", options.dtype, None),
         ("--topk", options.topk, 0),

@@ -30,10 +30,13 @@ CHUNK = 1 << 20
 class ExportOptions(BaseModel):
     """What to export and how (validated: a bad value is a one-line error naming it).
 
-    ``checkpoint``: which checkpoint of a run directory; ``resolution``: raw CAMs at
+    ``checkpoint``: which checkpoint of a run directory; ``data``: the prepared
+    dataset to read (required for a checkpoint that records none, e.g. an imported
+    one; else it overrides the recorded folder); ``resolution``: raw CAMs at
     feature-map size, or full eval-size score maps; ``dtype``: float16 (raw default)
     or float32; ``topk``: also store the CAMs of the top-k predicted classes; the
-    runtime fields override the run's recorded ones.
+    runtime fields override the run's recorded ones. ``replace_stale`` is for
+    wsolkit's own caches: a store of another export at ``out`` is replaced.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -41,6 +44,7 @@ class ExportOptions(BaseModel):
     split: str = "test"
     out: Path | None = None
     checkpoint: Literal["best", "last"] = "best"
+    data: Path | None = None
     resolution: Literal["raw", "full"] = "raw"
     dtype: Literal["float16", "float32"] | None = None
     topk: int = Field(0, ge=0, le=5)
@@ -49,6 +53,7 @@ class ExportOptions(BaseModel):
     amp: Literal["off", "bf16", "fp16"] | None = None
     workers: int | None = Field(None, ge=0)
     overwrite: bool = False
+    replace_stale: bool = False
 
     @classmethod
     def from_flags(cls, **values: Any) -> ExportOptions:
@@ -152,15 +157,16 @@ def _export(
 ) -> tuple[Any, int, float]:
     """Open the store and fill it; returns the closed writer, its start row and the seconds."""
     from wsolkit.cams import CamStoreWriter
-    from wsolkit.engine.checkpoint import load_checkpoint
+    from wsolkit.engine.checkpoint import read_checkpoint
     from wsolkit.engine.device import make_precision, resolve_device
 
     checkpoint = resolve_checkpoint(target, options.checkpoint)
-    payload = load_checkpoint(checkpoint)
-    settings = _settings(payload, options)
+    payload = read_checkpoint(checkpoint)
+    settings = checkpoint_settings(payload, options, checkpoint)
     device = resolve_device(settings.runtime.device)
     precision = make_precision(device, settings.runtime.amp)
     source, meta, dataset = _split_data(settings, options.split)
+    _same_classes(source, payload.dataset.num_classes, checkpoint, options)
     model, method = _model(settings, payload, device)
     out = options.out or _default_out(target, checkpoint, options)
     size = settings.data.eval_size
@@ -177,6 +183,7 @@ def _export(
         dtype=options.dtype,
         topk=options.topk,
         overwrite=options.overwrite,
+        replace_stale=options.replace_stale,
         progress=progress,
     )
     start, t0 = writer.start, time.perf_counter()
@@ -188,8 +195,19 @@ def _export(
     return writer, start, time.perf_counter() - t0
 
 
-def _settings(payload: dict[str, Any], options: ExportOptions) -> Settings:
-    settings = Settings(**payload["settings"])
+def checkpoint_settings(payload: Any, options: ExportOptions, checkpoint: Path) -> Settings:
+    """The checkpoint's recorded settings, with the export's data folder and runtime."""
+    settings = Settings(**payload.settings)
+    if options.data is not None:
+        data = settings.data.model_copy(
+            update={"root": Path(options.data), "image_root": None, "mask_root": None}
+        )
+        settings = settings.model_copy(update={"data": data})
+    elif settings.data.root is None:
+        raise UsageError(
+            f"{checkpoint} records no dataset (an imported checkpoint?): pass --data DIR, the "
+            "prepared dataset to read (wsolkit prepare …)"
+        )
     runtime = settings.runtime.model_copy(
         update={
             k: v
@@ -216,11 +234,21 @@ def _split_data(settings: Settings, split: str) -> tuple[Any, Any, Any]:
     return source, meta, source.torch_dataset(split, train=False)
 
 
-def _model(settings: Settings, payload: dict[str, Any], device: torch.device) -> tuple[Any, Any]:
+def _same_classes(source: Any, classes: int, checkpoint: Path, options: ExportOptions) -> None:
+    """A dataset of another class count cannot be scored by this model."""
+    if source.num_classes != classes:
+        given = "--data " if options.data is not None else "the recorded dataset "
+        raise DataError(
+            f"{given}{source.root} has {source.num_classes} classes but {checkpoint} was "
+            f"trained for {classes}; pass the dataset it was trained on"
+        )
+
+
+def _model(settings: Settings, payload: Any, device: torch.device) -> tuple[Any, Any]:
     from wsolkit.engine.build import build_model
 
-    built = build_model(settings, payload["dataset"]["num_classes"], weights="none")
-    built.model.load_state_dict(payload["model"])
+    built = build_model(settings, payload.dataset.num_classes, weights="none")
+    built.model.load_state_dict(payload.model)
     model = built.model.to(device).eval()
     if device.type == "cuda" and settings.runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -293,10 +321,13 @@ def _run(
             images = images.contiguous(memory_format=torch.channels_last)
         with precision.autocast():
             result = method.cams(model, images, labels)  # one forward: logits + GT-class CAMs
-            top = result.logits.float().softmax(dim=1).topk(min(5, result.logits.shape[1]), dim=1)
+            logits = result.logits.float()
+            # Ranked on the logits, as training's evaluation ranks them (scores: softmax).
+            top_classes = logits.topk(min(5, logits.shape[1]), dim=1).indices
+            top_scores = logits.softmax(dim=1).gather(1, top_classes)
             topk_cams = None
             if options.topk:  # the methods' API takes the classes up front: a second pass
-                topk_cams = method.cams(model, images, top.indices[:, : options.topk]).cams.float()
+                topk_cams = method.cams(model, images, top_classes[:, : options.topk]).cams.float()
         gt_cams = result.cams[:, 0].float()
         if options.resolution == "full":
             maps = [normalize_scoremap(c, size) for c in gt_cams.cpu().numpy()]
@@ -304,8 +335,8 @@ def _run(
         writer.put(
             CamBatch(
                 cams=gt_cams,
-                top5_classes=top.indices,
-                top5_scores=top.values,
+                top5_classes=top_classes,
+                top5_scores=top_scores,
                 topk_cams=topk_cams,
                 image_ids=batch.image_ids,
             )

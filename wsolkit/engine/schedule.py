@@ -32,8 +32,20 @@ class Schedule:
             passed = sum(1 for p in o.lr_decay_points if epoch + 1 >= p)
             return o.lr_decay_rate**passed
         if o.lr_schedule == "frequency":
-            return o.lr_decay_rate ** (epoch // o.lr_decay_frequency)
+            # Decay at the start of every 1-indexed epoch that is a multiple of the frequency
+            # (30, 60, …), as wsolevaluation's adjust_learning_rate(epoch + 1) does.
+            return o.lr_decay_rate ** ((epoch + 1) // o.lr_decay_frequency)
         return self._onecycle(sum(self.steps_per_epoch[:epoch]) + step)
+
+    @property
+    def first_decay_epoch(self) -> int | None:
+        """The 1-indexed epoch at whose start the rate first decays (None: onecycle)."""
+        o = self.optim
+        if o.lr_schedule == "points":
+            return min(o.lr_decay_points, default=None)
+        if o.lr_schedule == "frequency":
+            return o.lr_decay_frequency
+        return None
 
     def _onecycle(self, t: int) -> float:
         """One-cycle: cosine rise from 1/25 to 1 over the warm-up share, cosine fall to ~0."""

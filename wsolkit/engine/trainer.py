@@ -243,8 +243,14 @@ class Trainer:
         )
 
     def _maybe_validate(self, record: dict[str, Any]) -> None:
-        epoch, o = self.state.epoch, self.settings.optim
-        due = epoch % self.settings.eval.eval_interval == 0 or epoch == o.epochs
+        epoch, o, e = self.state.epoch, self.settings.optim, self.settings.eval
+        first_decay = self.schedule.first_decay_epoch
+        after_decay = first_decay is not None and epoch >= first_decay
+        due = (
+            epoch % e.eval_interval == 0
+            or epoch == o.epochs
+            or (e.every_epoch_after_first_decay and after_decay)
+        )
         if self.data.val is None or not due:
             return
         result = evaluate(

@@ -173,6 +173,11 @@ class EvalSettings(_Section):
     iou_thresholds: IouThresholds = DEFAULT_IOU_THRESHOLDS
     multi_contour: MultiContour = DEFAULT_MULTI_CONTOUR
     eval_interval: int = Field(1, ge=1, description="Validate every N epochs (and at the last).")
+    every_epoch_after_first_decay: bool = Field(
+        False,
+        description="Also validate every epoch from the first learning-rate decay on "
+        "(bridging-gap's rule: the best checkpoint is chosen among the same epochs).",
+    )
 
 
 class RuntimeSettings(_Section):

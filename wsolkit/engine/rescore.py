@@ -1,0 +1,85 @@
+"""Evaluate a run or a checkpoint in one step (``wsolkit eval RUN_DIR|CHECKPOINT``).
+
+The split's CAMs are exported once into a cached store beside the checkpoint
+(``eval-<split>-<checkpoint>.h5``, raw float32 CAMs: the numbers equal the
+run's own evaluation in ``summary.json``), reused while the checkpoint's
+SHA-256 and the export's settings stay the same, and evaluated with the
+run's recorded protocol (flags may change it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from wsolkit.engine.export import ExportOptions, export_cams, resolve_checkpoint
+from wsolkit.metrics.report import EvaluationReport
+from wsolkit.progress import Progress, phase
+
+
+@dataclass(frozen=True)
+class CheckpointEvaluation:
+    """What ``wsolkit eval RUN_DIR|CHECKPOINT`` evaluated, with what, and the report."""
+
+    checkpoint: Path
+    store: Path
+    reused: bool  # the cached store was complete and current: no image was read
+    report: EvaluationReport
+
+
+def cache_path(target: Path, checkpoint: Path, split: str) -> Path:
+    """``eval-<split>-<checkpoint stem>.h5`` in the run directory, or beside a checkpoint."""
+    name = f"eval-{split}-{checkpoint.stem}.h5"
+    return Path(target) / name if Path(target).is_dir() else checkpoint.with_name(name)
+
+
+def evaluate_checkpoint(
+    target: Path,
+    *,
+    split: str = "test",
+    checkpoint: Literal["best", "last"] = "best",
+    data: Path | None = None,
+    protocol: Mapping[str, Any] | None = None,
+    device: str | None = None,
+    amp: str | None = None,
+    batch_size: int | None = None,
+    workers: int | None = None,
+    eval_workers: int = 1,
+    progress: Progress | None = None,
+) -> CheckpointEvaluation:
+    """Export (or reuse) the split's CAMs of a run's checkpoint, then evaluate them.
+
+    ``protocol`` holds the :class:`~wsolkit.settings.EvalProtocol` fields to change from
+    the run's recorded protocol (e.g. ``{"cam_curve_interval": 0.001}``); ``data`` is
+    the prepared dataset for a checkpoint that records none (or to read another copy).
+    """
+    from wsolkit.cams.evaluate import evaluate_store, recorded_protocol
+    from wsolkit.cams.store import CamStore
+
+    chosen = resolve_checkpoint(target, checkpoint)
+    options = ExportOptions(
+        split=split,
+        out=cache_path(target, chosen, split),
+        checkpoint=checkpoint,
+        data=data,
+        resolution="raw",
+        dtype="float32",
+        batch_size=batch_size,
+        device=device,
+        amp=amp,
+        workers=workers,
+        replace_stale=True,
+    )
+    exported = export_cams(target, options, progress=phase(progress, "export"))
+    with CamStore.open(exported.path) as store:
+        recorded = recorded_protocol(store)
+    chosen_protocol = recorded.model_validate({**recorded.model_dump(), **(protocol or {})})
+    report = evaluate_store(
+        exported.path,
+        chosen_protocol,
+        workers=eval_workers,
+        progress=phase(progress, "evaluate"),
+    )
+    return CheckpointEvaluation(chosen, exported.path, exported.written == 0, report)
