@@ -73,3 +73,30 @@ def test_published_aligned_eil_values(name: str, expected: dict[str, float]) -> 
     assert (settings.optim.epochs, settings.optim.warm_epochs) == (70, 20)
     assert settings.optim.lr_decay_points == [41, 61] and settings.optim.lr_decay_rate == 0.2
     assert settings.eval.cam_curve_interval == 0.005
+
+
+WSOLEVALUATION = sorted(
+    (Path(__file__).parents[1] / "configs").glob("*-cam-wsolevaluation.yaml")
+)
+
+
+@pytest.mark.parametrize("path", WSOLEVALUATION, ids=lambda p: p.name)
+def test_wsolevaluation_schedules(path: Path) -> None:
+    """wsolevaluation's config.py defaults (and its README's OpenImages VGG16 example)."""
+    s = load_settings(path).optim
+    readme = path.name.startswith("openimages-vgg16")
+    assert (s.epochs, s.batch_size, s.lr, s.lr_decay_frequency, s.weight_decay) == (
+        (10, 32, 0.00227913316, 3, 5e-4) if readme else (40, 64, 0.01, 30, 1e-4)
+    )
+    assert (s.lr_schedule, s.lr_decay_rate, s.lr_classifier_ratio, s.warm_epochs) == (
+        "frequency", 0.1, 10, 0
+    )
+    assert s.classifier_groups == "wsolevaluation" and s.nesterov and s.momentum == 0.9
+    assert load_settings(path).eval.cam_curve_interval == 0.001
+
+
+def test_wsolevaluation_schedules_cover_every_dataset_and_backbone() -> None:
+    names = {p.name for p in WSOLEVALUATION}
+    for dataset in ("cub", "imagenet", "openimages"):
+        for backbone in ("vgg16", "resnet50", "inception_v3"):
+            assert f"{dataset}-{backbone}-cam-wsolevaluation.yaml" in names
