@@ -8,7 +8,7 @@ lists them.
 
 from __future__ import annotations
 
-from wsolkit.cli import cams, compare, export, list_cmd, prepare, train
+from wsolkit.cli import cams, compare, export, import_checkpoint, list_cmd, prepare, train
 from wsolkit.cli import eval as eval_cmd
 from wsolkit.cli._app import app
 
@@ -17,6 +17,7 @@ app.add_typer(train.app)
 app.add_typer(export.app)
 app.add_typer(eval_cmd.app)
 app.add_typer(compare.app)
+app.add_typer(import_checkpoint.app)
 app.add_typer(cams.app, name="cams")
 app.add_typer(list_cmd.app)
 

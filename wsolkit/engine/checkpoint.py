@@ -9,7 +9,8 @@ A checkpoint is a ``torch.save`` dict of tensors and plain data only::
     model             state_dict of the model (unwrapped from DDP)
     optimizer, scaler  training state (absent in weights-only exports)
     best              {"score", "epoch"} of the best validation so far
-    dataset           {"num_classes", "class_names", "fingerprint"}
+    dataset           {"num_classes", "class_names", "fingerprints"}
+    imported_from     (imported checkpoints) source format, file, SHA-256, mapping, notes
 
 Loading never runs code: files are read with ``torch.load(weights_only=True)``,
 whose unpickler accepts tensors, containers and numbers and nothing else. A file
@@ -58,6 +59,7 @@ class Checkpoint:
     best_epoch: int | None = None
     skipped_images: int = 0
     wsolkit_version: str = __version__
+    imported_from: dict[str, Any] | None = None  # provenance of ``wsolkit import-checkpoint``
 
     def to_payload(self) -> dict[str, Any]:
         """The dict ``torch.save`` writes (tensors and plain data only)."""
@@ -78,6 +80,8 @@ class Checkpoint:
             payload["optimizer"] = self.optimizer
         if self.scaler is not None:
             payload["scaler"] = self.scaler
+        if self.imported_from is not None:
+            payload["imported_from"] = self.imported_from
         return payload
 
     @classmethod
@@ -101,6 +105,7 @@ class Checkpoint:
                 best_epoch=best.get("epoch"),
                 skipped_images=int(payload.get("skipped_images", 0)),
                 wsolkit_version=str(payload.get("wsolkit_version", "")),
+                imported_from=payload.get("imported_from"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             what = f"no '{exc.args[0]}' entry" if isinstance(exc, KeyError) else str(exc)

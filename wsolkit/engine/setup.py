@@ -120,6 +120,15 @@ def _given_keys(overrides: dict[str, Any]) -> set[str]:
     return keys
 
 
+def finish_dataset_settings(settings: Settings) -> Settings:
+    """The dataset's defaults filled in, names and method hyperparameters checked (for
+    settings made in code, e.g. those of an imported checkpoint)."""
+    settings = _with_dataset_defaults(settings)
+    check_names(settings)
+    method_params(settings)
+    return settings
+
+
 def _with_embedded_dataset(settings: Settings) -> Settings:
     from wsolkit.data.prepare.synthetic import default_cache_dir, ensure_synthetic
 
