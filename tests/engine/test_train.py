@@ -251,6 +251,18 @@ def test_two_processes_with_gloo(synth, tmp_path) -> None:
     assert sharded["localization"]["max_box_acc"] == single["localization"]["max_box_acc"]
     assert sharded["mask"]["pxap"] == single["mask"]["pxap"]
     assert (sharded["top1"], sharded["top5"]) == (single["top1"], single["top5"])
+    # The val thresholds the two ranks found equal those of one process on the same model.
+    from wsolkit.metrics.scores import Taus
+
+    val_store = export_cams(
+        tmp_path / "ddp",
+        ExportOptions(
+            split="val", out=tmp_path / "val.h5", checkpoint="last", dtype="float32", workers=0
+        ),
+    ).path
+    one_process = Taus.from_scores(evaluate_store(val_store).scores(), "val")
+    (epoch,) = [json.loads(r) for r in records if json.loads(r)["kind"] == "epoch"]
+    assert epoch["val_tau"] == one_process.model_dump(mode="json")
 
 
 def test_native_size_dataset_trains_at_its_generated_size(tmp_path) -> None:

@@ -98,6 +98,15 @@ def evaluate(
         "own]",
         show_default=False,
     ),
+    tau_from: Path | None = typer.Option(
+        None,
+        "--tau-from",
+        help="A CAM store of the val split: read this split also at the thresholds val finds "
+        "best (a run directory does this with its own val split).",
+    ),
+    tau: float | None = typer.Option(
+        None, "--tau", min=0.0, max=1.0, help="Read this split also at this CAM threshold."
+    ),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes that evaluate maps."),
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object (metrics and full curves) to stdout."
@@ -117,6 +126,8 @@ def evaluate(
         )
     if checkpoint not in ("best", "last"):
         raise UsageError(f"--checkpoint {checkpoint}: use best or last")
+    if tau is not None and tau_from is not None:
+        raise UsageError("give --tau or --tau-from, not both")
     flags = {
         "cam_curve_interval": ("--cam-curve-interval", cam_curve_interval),
         "iou_thresholds": (
@@ -137,7 +148,44 @@ def evaluate(
     else:
         assert scoremaps is not None
         report = _evaluate_folder(scoremaps, metadata, mask_root, protocol, workers)
+    _read_at_taus(report, tau, tau_from, workers)
     _render(report, as_json, plot)
+
+
+def _read_at_taus(
+    report: EvaluationReport, tau: float | None, tau_from: Path | None, workers: int
+) -> None:
+    """``--tau`` / ``--tau-from``: also read the split at thresholds chosen elsewhere."""
+    from wsolkit.metrics.scores import Taus
+
+    if tau is None and tau_from is None:
+        return
+    protocol_of = report.box or report.mask
+    assert protocol_of is not None
+    if tau is not None:
+        levels = report.box.iou_thresholds if report.box is not None else ()
+        taus = Taus.given(tau, levels)
+    else:
+        from wsolkit.cams.evaluate import evaluate_store
+        from wsolkit.settings.protocol import EvalProtocol
+
+        assert tau_from is not None
+        fields = {"cam_curve_interval": protocol_of.cam_curve_interval}
+        if report.box is not None:
+            fields.update(
+                iou_thresholds=report.box.iou_thresholds, multi_contour=report.box.multi_contour
+            )
+        from wsolkit.cams import CamStore
+
+        with CamStore.open(tau_from) as store:
+            size = store.resolve_eval_size(None)
+        val = evaluate_store(tau_from, EvalProtocol(eval_size=size, **fields), workers=workers)
+        taus = Taus.from_scores(val.scores(), source="val")
+        report.notes.append(f"val thresholds from {tau_from}")
+    try:
+        report.read_at(taus)
+    except ValueError as exc:
+        raise UsageError(f"--tau: {exc}") from None
 
 
 def _evaluate_checkpoint(

@@ -82,6 +82,31 @@ class SplitMetadata:
     def __len__(self) -> int:
         return len(self.image_ids)
 
+    def subset(self, ids: list[str]) -> SplitMetadata:
+        """The split restricted to ``ids`` (in the given order; every id must be listed)."""
+        keep = set(ids)
+
+        def only(mapping: dict | None) -> dict | None:
+            return None if mapping is None else {k: v for k, v in mapping.items() if k in keep}
+
+        proxy = None if self.proxy_ids is None else [i for i in self.proxy_ids if i in keep]
+        return SplitMetadata(
+            list(ids),
+            {i: self.labels[i] for i in ids},
+            only(self.sizes) or {},
+            only(self.boxes),
+            only(self.masks),
+            proxy,
+            self.folder,
+        )
+
+    def with_boxes(self, boxes: dict[str, list[Box]]) -> SplitMetadata:
+        """The split with other boxes (e.g. pseudo-boxes) in place of its own."""
+        return SplitMetadata(
+            list(self.image_ids), dict(self.labels), dict(self.sizes), boxes, None,
+            self.proxy_ids, self.folder,
+        )  # fmt: skip
+
     def num_boxes(self) -> int:
         """Boxes (or instance masks) over the split."""
         if self.boxes is not None:
@@ -274,8 +299,12 @@ def _read_localization(
     sizes: dict[str, tuple[int, int]],
     require: bool,
     name: str = LOCALIZATION,
+    listing: Path | None = None,
 ) -> tuple[dict[str, list[Box]] | None, dict[str, MaskAnnotation] | None]:
+    """``listing``: the split folder whose image_ids.txt and image_sizes.txt the ids and sizes
+    come from (default ``folder``; another one for a box set kept elsewhere)."""
     path = folder / name
+    listing = listing or folder
     if not path.exists():
         if require:
             raise MetadataError(path, None, "file not found; this split needs boxes or masks")
@@ -298,11 +327,11 @@ def _read_localization(
         elif this != kind:
             raise MetadataError(path, number, f"a {this[:-1]} line in a file of {kind}: '{line}'")
         image_id = parts[0]
-        _known(path, number, image_id, ids, folder)
+        _known(path, number, image_id, ids, listing)
         if kind == "boxes":
             if image_id not in sizes:
                 raise MetadataError(
-                    folder / IMAGE_SIZES, None, f"no size for '{image_id}': boxes need image sizes"
+                    listing / IMAGE_SIZES, None, f"no size for '{image_id}': boxes need image sizes"
                 )
             boxes.setdefault(image_id, []).append(_parse_box(path, number, parts, sizes[image_id]))
         else:
@@ -325,7 +354,7 @@ def _read_localization(
         if missing:
             line = ids[missing[0]]
             raise MetadataError(
-                folder / IMAGE_IDS,
+                listing / IMAGE_IDS,
                 line,
                 f"image '{missing[0]}' has no {'box' if kind != 'masks' else 'mask'} in "
                 f"{path}" + (f" ({len(missing)} images in all)" if len(missing) > 1 else ""),
@@ -372,6 +401,25 @@ def read_split(
                     folder / PROXY_IDS, None, f"proxy id '{pid}' is not in {IMAGE_IDS}"
                 )
     return SplitMetadata(list(ids), labels, sizes, boxes, masks, proxy, folder)
+
+
+def read_box_set(folder: Path | str, split: SplitMetadata) -> dict[str, list[Box]]:
+    """Further boxes for the images of ``split``: ``folder/localization.txt`` in the
+    wsolevaluation box format (pseudo-boxes for validation), read by the strict reader:
+    every line must name an image of the split, inside its size, and every image needs
+    at least one box."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MetadataError(folder, None, "box-set folder not found")
+    if not split.sizes:
+        raise MetadataError(
+            split.folder or folder, None, "the split records no image sizes: boxes need them"
+        )
+    ids = {image_id: number for number, image_id in enumerate(split.image_ids, start=1)}
+    boxes, _ = _read_localization(folder, ids, split.sizes, True, listing=split.folder or folder)
+    if boxes is None:
+        raise MetadataError(folder / LOCALIZATION, None, "holds masks, not boxes")
+    return boxes
 
 
 def write_split(folder: Path | str, meta: SplitMetadata) -> None:

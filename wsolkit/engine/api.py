@@ -72,6 +72,8 @@ def train(
         elif dist_info.is_main:
             run.truncate_metrics(payload.epoch)
             run.write_settings(dump_settings(settings))
+        if data.val_ids is not None and dist_info.is_main:
+            run.write_val_ids(data.val_ids)
         trainer.callbacks.on_train_start(  # rank 0 only
             {
                 "run": str(run.path),

@@ -57,6 +57,8 @@ class Checkpoint:
     scaler: dict[str, Any] | None = None
     best_score: float | None = None
     best_epoch: int | None = None
+    best_taus: dict[str, Any] | None = None  # val's best thresholds at the best epoch
+    val_taus: dict[str, Any] | None = None  # … at the latest validation
     skipped_images: int = 0
     wsolkit_version: str = __version__
     imported_from: dict[str, Any] | None = None  # provenance of ``wsolkit import-checkpoint``
@@ -67,7 +69,8 @@ class Checkpoint:
             "settings": self.settings,
             "epoch": self.epoch,
             "model": self.model,
-            "best": {"score": self.best_score, "epoch": self.best_epoch},
+            "best": {"score": self.best_score, "epoch": self.best_epoch, "taus": self.best_taus},
+            "val_taus": self.val_taus,
             "skipped_images": self.skipped_images,
             "dataset": {
                 "num_classes": self.dataset.num_classes,
@@ -103,6 +106,8 @@ class Checkpoint:
                 scaler=payload.get("scaler"),
                 best_score=best.get("score"),
                 best_epoch=best.get("epoch"),
+                best_taus=best.get("taus"),
+                val_taus=payload.get("val_taus"),
                 skipped_images=int(payload.get("skipped_images", 0)),
                 wsolkit_version=str(payload.get("wsolkit_version", "")),
                 imported_from=payload.get("imported_from"),

@@ -17,7 +17,7 @@ from wsolkit.data.metadata import SplitMetadata
 from wsolkit.engine.callbacks import Callbacks
 from wsolkit.engine.device import Precision
 from wsolkit.engine.distributed import all_reduce_sum, sync_buffers, world_size
-from wsolkit.metrics.scores import SplitScores
+from wsolkit.metrics.scores import SplitScores, Taus
 from wsolkit.settings import EvalProtocol
 
 
@@ -43,15 +43,21 @@ def evaluate(
     label: str = "val",
     is_main: bool = True,
     curves: bool = False,
+    taus: Taus | None = None,
+    box_sets: dict[str, SplitMetadata] | None = None,
 ) -> SplitScores:
     """Top-1/Top-5 accuracy, MaxBoxAcc(V2) / Top-1 Loc (boxes) and PxAP (masks).
 
-    ``curves`` keeps the BoxAcc curves and the precision-recall curve (test results).
+    ``curves`` keeps the BoxAcc curves and the precision-recall curve (test results);
+    ``taus`` (val's best thresholds) also reads the split at them (``at_tau``);
+    ``box_sets`` are the split with other boxes (pseudo-boxes), each evaluated on the same
+    maps into ``box_sets`` of the scores.
     """
     from wsolkit.metrics import SplitEvaluation, normalize_scoremap
 
     sync_buffers(model)  # every shard is evaluated with rank 0's model, the one saved
     evaluation = SplitEvaluation(ctx.metadata, ctx.protocol, mask_root=ctx.mask_root)
+    extra = {name: SplitEvaluation(meta, ctx.protocol) for name, meta in (box_sets or {}).items()}
     size = ctx.protocol.eval_size
     was_training = model.training
     model.eval()
@@ -69,15 +75,24 @@ def evaluate(
                 logits, cams, _ = method.cams(model, images, labels)
             top5 = logits.float().topk(min(5, logits.shape[1]), dim=1).indices
             scoremaps = [normalize_scoremap(cam, size) for cam in cams[:, 0].float().cpu().numpy()]
-            evaluation.accumulate(scoremaps, batch.image_ids, top5=top5.cpu().numpy())
+            predicted = top5.cpu().numpy()
+            evaluation.accumulate(scoremaps, batch.image_ids, top5=predicted)
+            for other in extra.values():
+                other.accumulate(scoremaps, batch.image_ids, top5=predicted)
             if callbacks and is_main:
                 callbacks.on_eval_step(len(labels) * world_size())
     finally:
         model.train(was_training)
-    state = {key: all_reduce_sum(value, ctx.device) for key, value in evaluation.state().items()}
-    evaluation.reset()
-    evaluation.merge(state)
-    scores = evaluation.compute().scores(curves=curves)
+    for each in (evaluation, *extra.values()):
+        state = {key: all_reduce_sum(value, ctx.device) for key, value in each.state().items()}
+        each.reset()
+        each.merge(state)
+    report = evaluation.compute()
+    if taus is not None:
+        report.read_at(taus)
+    scores = report.scores(curves=curves)
+    if extra:
+        scores.box_sets = {name: e.compute().scores(curves=curves) for name, e in extra.items()}
     if callbacks and is_main:
         callbacks.on_eval_end(label, scores)
     return scores

@@ -4,7 +4,8 @@ The split's CAMs are exported once into a cached store beside the checkpoint
 (``eval-<split>-<checkpoint>.h5``, raw float32 CAMs: the numbers equal the
 run's own evaluation in ``summary.json``), reused while the checkpoint's
 SHA-256 and the export's settings stay the same, and evaluated with the
-run's recorded protocol (flags may change it).
+run's recorded protocol (flags may change it). When the data has a val split,
+the test split is also read at the thresholds val finds best (``at_tau``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 from wsolkit.engine.export import ExportOptions, export_cams, resolve_checkpoint
 from wsolkit.metrics.report import EvaluationReport
+from wsolkit.metrics.scores import Taus
 from wsolkit.progress import Progress, phase
 
 
@@ -27,6 +29,7 @@ class CheckpointEvaluation:
     store: Path
     reused: bool  # the cached store was complete and current: no image was read
     report: EvaluationReport
+    val: EvaluationReport | None = None  # the val split, whose best thresholds were applied
 
 
 def cache_path(target: Path, checkpoint: Path, split: str) -> Path:
@@ -48,12 +51,15 @@ def evaluate_checkpoint(
     workers: int | None = None,
     eval_workers: int = 1,
     progress: Progress | None = None,
+    val_taus: bool = True,
 ) -> CheckpointEvaluation:
     """Export (or reuse) the split's CAMs of a run's checkpoint, then evaluate them.
 
     ``protocol`` holds the :class:`~wsolkit.settings.EvalProtocol` fields to change from
     the run's recorded protocol (e.g. ``{"cam_curve_interval": 0.001}``); ``data`` is
     the prepared dataset for a checkpoint that records none (or to read another copy).
+    With ``val_taus`` (and a val split that is not ``split``), the val split is
+    evaluated too and ``split`` is also read at val's best thresholds.
     """
     from wsolkit.cams.evaluate import evaluate_store, recorded_protocol
     from wsolkit.cams.store import CamStore
@@ -82,4 +88,34 @@ def evaluate_checkpoint(
         workers=eval_workers,
         progress=phase(progress, "evaluate"),
     )
-    return CheckpointEvaluation(chosen, exported.path, exported.written == 0, report)
+    val = None
+    val_split = _val_split(exported.path)
+    if val_taus and val_split is not None and val_split != split:
+        val = evaluate_checkpoint(
+            target,
+            split=val_split,
+            checkpoint=checkpoint,
+            data=data,
+            protocol=chosen_protocol.model_dump(),
+            device=device,
+            amp=amp,
+            batch_size=batch_size,
+            workers=workers,
+            eval_workers=eval_workers,
+            progress=progress,
+            val_taus=False,
+        ).report
+        report.read_at(Taus.from_scores(val.scores(), source="val"))
+    return CheckpointEvaluation(chosen, exported.path, exported.written == 0, report, val)
+
+
+def _val_split(store: Path) -> str | None:
+    """The val split of the store's data, when the data has one."""
+    from wsolkit.cams.store import CamStore
+
+    with CamStore.open(store) as opened:
+        settings = opened.settings()
+        if settings is None:
+            return None
+        name = settings.data.val_split
+        return name if name in opened.data_source().splits else None

@@ -7,7 +7,10 @@
   a bad file is found in seconds, not after the last epoch. With
   ``data.skip_bad_images`` the bad images are left out of every split, and counted;
 - each split's metadata has a fingerprint, recorded in the checkpoints: a run
-  resumes only on the data it was trained on.
+  resumes only on the data it was trained on;
+- ``data.val_per_class`` keeps K images per class of the val split (a seeded draw,
+  the same in every process and run), and ``data.val_boxes`` adds box sets of the
+  val split (pseudo-boxes), read by the strict metadata reader.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class RunData:
     test_meta: SplitMetadata | None
     fingerprints: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, list[BadImage]] = field(default_factory=dict)
+    val_box_sets: dict[str, SplitMetadata] = field(default_factory=dict)
+    val_ids: list[str] | None = None  # the val images drawn by data.val_per_class
 
     @property
     def skipped_count(self) -> int:
@@ -73,6 +78,10 @@ def load_run_data(
     roles = run_splits(settings, source)
     metas = {role: source.split(name) for role, name in roles.items()}
     _require_images(settings, source, roles, metas)
+    val_ids = None
+    if "val" in metas and settings.data.val_per_class is not None:
+        val_ids = per_class(metas["val"], settings.data.val_per_class, settings.runtime.seed)
+        metas["val"] = metas["val"].subset(val_ids)
     bad: dict[str, list[BadImage]] = {}
     if settings.data.check_images:
         pairs = [(roles[role], metas[role]) for role in roles]
@@ -83,6 +92,8 @@ def load_run_data(
         if any(bad.values()) and not settings.data.skip_bad_images:
             raise _bad_images_error(source, bad)
     exclude = {image.image_id for images in bad.values() for image in images}
+    if val_ids is not None:  # the val images not drawn are left out like unreadable ones
+        exclude |= set(source.split(roles["val"]).image_ids) - set(val_ids)
     datasets = {
         role: source.torch_dataset(name, train=role == "train", exclude=exclude)
         for role, name in roles.items()
@@ -102,7 +113,50 @@ def load_run_data(
         metas.get("test"),
         fingerprints={name: source.fingerprint(name) for name in roles.values()},
         skipped={name: images for name, images in bad.items() if images},
+        val_box_sets=_box_sets(
+            settings, source.split(roles["val"]) if "val" in roles else None, val_ids
+        ),
+        val_ids=val_ids,
     )
+
+
+def per_class(meta: SplitMetadata, k: int, seed: int) -> list[str]:
+    """``k`` ids of every class of ``meta`` (all of a smaller class), in ``meta``'s order.
+
+    Classes are visited in label order; one ``random.Random`` seeded with the string
+    ``"val_per_class:<seed>"`` draws ``sample(ids, k)`` from each class's ids in file
+    order: the same split and seed give the same ids on every platform and process.
+    """
+    import random
+
+    rng = random.Random(f"val_per_class:{seed}")
+    by_class: dict[int, list[str]] = {}
+    for image_id in meta.image_ids:
+        by_class.setdefault(meta.labels[image_id], []).append(image_id)
+    chosen: set[str] = set()
+    for label in sorted(by_class):
+        ids = by_class[label]
+        chosen.update(rng.sample(ids, min(k, len(ids))))
+    return [image_id for image_id in meta.image_ids if image_id in chosen]
+
+
+def _box_sets(
+    settings: Settings, val: SplitMetadata | None, val_ids: list[str] | None
+) -> dict[str, SplitMetadata]:
+    """``data.val_boxes`` read against the whole val split (boxes replaced, same images),
+    then restricted to the images ``data.val_per_class`` drew."""
+    from wsolkit.data.metadata import read_box_set
+
+    sets = settings.data.val_boxes
+    if not sets:
+        return {}
+    if val is None:
+        raise DataError("data.val_boxes is set but the data has no val split to validate on")
+    out = {}
+    for name, folder in sets.items():
+        boxed = val.with_boxes(read_box_set(folder, val))
+        out[name] = boxed.subset(val_ids) if val_ids is not None else boxed
+    return out
 
 
 def _require_images(

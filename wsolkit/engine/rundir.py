@@ -7,6 +7,7 @@
     RUN/checkpoints/last.pt  end of the latest completed epoch (resumable)
     RUN/checkpoints/best.pt  best validation localization so far
     RUN/summary.json         final results (written at the end)
+    RUN/val_ids.txt          the val images data.val_per_class drew (when it is set)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from wsolkit.io import atomic_write_text, write_guard
 SETTINGS = "settings.yaml"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
+VAL_IDS = "val_ids.txt"
 CHECKPOINTS = "checkpoints"
 
 
@@ -78,6 +80,10 @@ class RunDir:
         if not run.settings_file.is_file():
             raise DataError(f"{path} is not a wsolkit run directory (no {SETTINGS})")
         return run
+
+    def write_val_ids(self, ids: list[str]) -> None:
+        """``val_ids.txt``: the val images ``data.val_per_class`` drew, one id per line."""
+        atomic_write_text(self.path / VAL_IDS, "".join(f"{i}\n" for i in ids))
 
     def write_settings(self, text: str) -> None:
         """Record the resolved settings (atomically)."""

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from wsolkit.errors import UsageError
+from wsolkit.errors import SettingsError, UsageError
 from wsolkit.settings import MethodSettings, Settings, load_settings
 from wsolkit.settings.recipes import RECIPE_DIR
 from wsolkit.settings.validate import check_names, method_params
@@ -67,6 +67,7 @@ def resolve_settings(
     settings = _without_recipe_params_of_another_method(settings, config, overrides, notes)
     check_names(settings)
     method_params(settings)
+    check_selection(settings)
     if settings.data.root is None and settings.data.dataset in (None, "synthetic"):
         settings = _with_embedded_dataset(settings)
     return _with_dataset_defaults(settings)
@@ -118,6 +119,17 @@ def _given_keys(overrides: dict[str, Any]) -> set[str]:
             section, _, key = name[len("WSOLKIT_") :].lower().partition("__")
             keys.add(f"{section}.{key}")
     return keys
+
+
+def check_selection(settings: Settings) -> None:
+    """``eval.select_by`` names the split's own boxes or one of ``data.val_boxes``."""
+    chosen, sets = settings.eval.select_by, settings.data.val_boxes
+    if chosen != "gt" and chosen not in sets:
+        offered = ", ".join(["gt", *sets])
+        raise SettingsError(
+            f"invalid setting eval.select_by = {chosen!r}: use one of {offered} (data.val_boxes "
+            "names the extra box sets)"
+        )
 
 
 def finish_dataset_settings(settings: Settings) -> Settings:

@@ -11,18 +11,28 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from wsolkit.errors import DataError
-from wsolkit.metrics.scores import SplitScores
+from wsolkit.metrics.scores import SplitScores, Taus
+
+_ADDED_LATER = frozenset({"best_val_tau", "selected_by"})
 
 
 class RunSummary(BaseModel):
     """A finished run: its settings, epochs, best validation and test results per checkpoint.
 
     ``test`` maps ``"best"`` / ``"last"`` to the checkpoint's scores on the test split
-    (empty when the data has no test split); ``settings`` is the resolved settings as
-    recorded (a mapping, so summaries of other wsolkit versions still read).
+    (empty when the data has no test split), each also read at the thresholds its own
+    validation found best (``at_tau``); ``best_val_tau`` holds the best epoch's;
+    ``settings`` is the resolved settings as recorded (a mapping, so summaries of
+    other wsolkit versions still read).
     """
 
     model_config = ConfigDict(extra="allow")
@@ -32,10 +42,19 @@ class RunSummary(BaseModel):
     epochs: int
     best_epoch: int | None = None
     best_val_score: float | None = None
+    best_val_tau: Taus | None = None
+    selected_by: str | None = None
     test: dict[str, SplitScores] = {}
     train_time_s: float | None = None
     skipped_images: int = 0
     world_size: int = 1
+
+    @model_serializer(mode="wrap")
+    def _without_absent_additions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Keys added after the first release are left out when absent, so a summary read
+        # and written again is the file it was.
+        data = handler(self)
+        return {k: v for k, v in data.items() if not (k in _ADDED_LATER and v is None)}
 
     def _setting(self, section: str, key: str, default: Any = None) -> Any:
         value = (self.settings.get(section) or {}).get(key)

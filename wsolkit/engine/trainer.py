@@ -24,7 +24,7 @@ from wsolkit.engine.schedule import Schedule, apply_lr
 from wsolkit.engine.summary import RunSummary
 from wsolkit.errors import WsolkitError
 from wsolkit.io import DiskWriteError
-from wsolkit.metrics.scores import SplitScores
+from wsolkit.metrics.scores import SplitScores, Taus
 from wsolkit.settings import Settings
 
 
@@ -35,6 +35,8 @@ class TrainState:
     epoch: int = 0  # epochs completed
     best_score: float | None = None
     best_epoch: int | None = None
+    best_taus: dict[str, Any] | None = None  # val's best thresholds at the best epoch
+    val_taus: dict[str, Any] | None = None  # … at the latest validation
     skipped_images: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -108,6 +110,8 @@ class Trainer:
             scaler=self.scaler.state_dict(),
             best_score=self.state.best_score,
             best_epoch=self.state.best_epoch,
+            best_taus=self.state.best_taus,
+            val_taus=self.state.val_taus,
             skipped_images=self.state.skipped_images,
             dataset=DatasetInfo(
                 self.data.source.num_classes,
@@ -127,6 +131,8 @@ class Trainer:
         self.state.epoch = checkpoint.epoch
         self.state.best_score = checkpoint.best_score
         self.state.best_epoch = checkpoint.best_epoch
+        self.state.best_taus = checkpoint.best_taus
+        self.state.val_taus = checkpoint.val_taus
         self.state.skipped_images = checkpoint.skipped_images
 
     def _save(self, name: str) -> None:
@@ -261,12 +267,17 @@ class Trainer:
             self.callbacks,
             "val",
             self.dist.is_main,
+            box_sets=self.data.val_box_sets,
         )
         record["val"] = result.to_json()
-        score = result.score
+        taus = Taus.from_scores(result, source="val").model_dump(mode="json")
+        record["val_tau"] = taus
+        self.state.val_taus = taus
+        score = result.selection_score(e.select_by)
         # Ties keep the earliest epoch (SPEC.md §2.9).
         if score is not None and (self.state.best_score is None or score > self.state.best_score):
             self.state.best_score, self.state.best_epoch = score, epoch
+            self.state.best_taus = taus
             record["is_best"] = True
             self._save("best")
 
@@ -288,6 +299,8 @@ class Trainer:
             epochs=self.state.epoch,
             best_epoch=self.state.best_epoch,
             best_val_score=self.state.best_score,
+            best_val_tau=self.state.best_taus,
+            selected_by=self.settings.eval.select_by,
             test=results,
             train_time_s=train_time,
             skipped_images=self.state.skipped_images,
@@ -299,6 +312,7 @@ class Trainer:
         return summary
 
     def _test(self, checkpoint: str) -> SplitScores:
+        taus = self.state.best_taus if checkpoint == "best" else self.state.val_taus
         return evaluate(
             self.built.method,
             self.model,
@@ -308,6 +322,7 @@ class Trainer:
             f"test ({checkpoint})",
             self.dist.is_main,
             curves=True,
+            taus=Taus.model_validate(taus) if taus else None,
         )
 
 

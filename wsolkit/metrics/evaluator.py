@@ -39,6 +39,11 @@ def check_in_unit_range(scoremap: np.ndarray, image_id: str, size: int) -> None:
         )
 
 
+#: IoU sums are kept in fixed point (units of 2^-40) as int64: shards of a split then merge
+#: exactly, in any order (a float64 sum would depend on it); 2^-40 ≈ 1e-12 per image.
+IOU_UNIT = float(1 << 40)
+
+
 def box_correct(
     scoremap: np.ndarray,
     gt_boxes: np.ndarray,
@@ -56,6 +61,11 @@ def box_correct(
     return np.stack([ious >= delta / 100 for delta in iou_thresholds])
 
 
+def _fixed(ious: np.ndarray) -> np.ndarray:
+    """IoUs in [0, 1] as int64 units of 2^-40 (round half to even)."""
+    return np.rint(np.asarray(ious, dtype=np.float64) * IOU_UNIT).astype(np.int64)
+
+
 def evaluate_box_batch(
     scoremaps: Iterable[np.ndarray],
     gt_boxes: Iterable[np.ndarray],
@@ -68,16 +78,25 @@ def evaluate_box_batch(
     """Count arrays of a batch of images, to be summed across batches (a process-pool task).
 
     Returns the state of :meth:`BoxEvaluator.state`: ``correct`` (L×T),
-    ``correct_top1`` (L×T, counting images whose ``top1_correct`` is true) and
-    ``images`` / ``predicted`` counts. Picklable in and out.
+    ``correct_top1`` (L×T, counting images whose ``top1_correct`` is true),
+    ``images`` / ``predicted`` counts, and the threshold-free sums in units of
+    2^-40 (:data:`IOU_UNIT`): ``iou_sum`` (T: Σ over images of the image IoU at each
+    threshold) and ``best_iou_sum`` (Σ over images of the best image IoU of any
+    threshold). Picklable in and out.
     """
     correct = np.zeros((len(iou_thresholds), len(thresholds)), dtype=np.int64)
     correct_top1 = np.zeros_like(correct)
+    iou_sum = np.zeros(len(thresholds), dtype=np.int64)
+    best_iou_sum = np.int64(0)
     images = predicted = 0
     flags = iter(top1_correct) if top1_correct is not None else None
     for scoremap, boxes in zip(scoremaps, gt_boxes, strict=True):
-        hits = box_correct(scoremap, boxes, thresholds, iou_thresholds, multi_contour=multi_contour)
+        ious = threshold_ious(scoremap, boxes, thresholds, multi_contour=multi_contour)
+        hits = np.stack([ious >= delta / 100 for delta in iou_thresholds])
         correct += hits
+        fixed = _fixed(ious)
+        iou_sum += fixed
+        best_iou_sum += fixed.max()
         images += 1
         if flags is not None:
             predicted += 1
@@ -88,6 +107,8 @@ def evaluate_box_batch(
         "correct_top1": correct_top1,
         "images": np.int64(images),
         "predicted": np.int64(predicted),
+        "iou_sum": iou_sum,
+        "best_iou_sum": np.int64(best_iou_sum),
     }
 
 
@@ -214,6 +235,8 @@ class BoxEvaluator:
             correct_top1=self._state["correct_top1"].copy() if predicted == images else None,
             multi_contour=self.multi_contour,
             cam_curve_interval=self.cam_curve_interval,
+            iou_sum=self._state["iou_sum"].copy(),
+            best_iou_sum=int(self._state["best_iou_sum"]),
         )
 
 

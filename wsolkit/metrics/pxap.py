@@ -200,4 +200,6 @@ class MaskEvaluator:
             thresholds=self.edges,
             images=images,
             cam_curve_interval=self.cam_curve_interval,
+            positive=self._state["positive"].copy(),
+            negative=self._state["negative"].copy(),
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wsolkit.metrics.results import ClassificationResult, LocalizationResult, MaskResult
-from wsolkit.metrics.scores import SplitScores
+from wsolkit.metrics.scores import AtTaus, SplitScores, Taus
 
 
 @dataclass
@@ -21,7 +21,8 @@ class EvaluationReport:
 
     ``classification``: top-1/top-5 accuracy (present when every image came with
     predictions); ``box``: the box metrics; ``mask``: PxAP; ``images``: how many
-    images were evaluated.
+    images were evaluated; ``at_tau``: the split read at thresholds chosen elsewhere
+    (:meth:`read_at`), beside the oracle numbers.
     """
 
     images: int
@@ -29,6 +30,14 @@ class EvaluationReport:
     box: LocalizationResult | None = None
     mask: MaskResult | None = None
     notes: list[str] = field(default_factory=list)
+    at_tau: AtTaus | None = None
+
+    def read_at(self, taus: Taus) -> AtTaus:
+        """Read this split at ``taus`` (e.g. val's best thresholds); kept as :attr:`at_tau`."""
+        from wsolkit.metrics.thresholds import at_taus
+
+        self.at_tau = at_taus(taus, self.box, self.mask)
+        return self.at_tau
 
     @property
     def score_name(self) -> str | None:
@@ -55,6 +64,7 @@ class EvaluationReport:
             mask=self.mask.scores(curves=curves) if self.mask is not None else None,
             score_name=self.score_name,
             score=self.score,
+            at_tau=self.at_tau,
         )
 
     def to_dict(self, *, curves: bool = True) -> dict[str, Any]:
@@ -74,6 +84,8 @@ class EvaluationReport:
             out["mask_images"] = mask.images
             if curves and mask.pr_curve is not None:
                 out["pxap_curve"] = mask.pr_curve.model_dump()
+        if scores.at_tau is not None:
+            out["at_tau"] = scores.at_tau.model_dump(mode="json")
         if self.notes:
             out["notes"] = list(self.notes)
         return out

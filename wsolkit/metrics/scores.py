@@ -28,7 +28,7 @@ class Column(BaseModel):
     legend: str
 
 
-class _Model(BaseModel):
+class CompactModel(BaseModel):
     """Absent values (None) are left out of the JSON, as wsolkit has always written it."""
 
     @model_serializer(mode="wrap")
@@ -36,7 +36,7 @@ class _Model(BaseModel):
         return {key: value for key, value in handler(self).items() if value is not None}
 
 
-class _Scores(_Model):
+class _Scores(CompactModel):
     # Unknown keys (written by a newer wsolkit) are kept, never an error.
     model_config = ConfigDict(extra="allow")
 
@@ -51,7 +51,7 @@ class _Scores(_Model):
         return self.model_dump(mode="json")
 
 
-class ValueAt(_Model):
+class ValueAt(CompactModel):
     """A metric value and the CAM threshold it is read at."""
 
     value: float
@@ -64,7 +64,7 @@ class Top1Loc(ValueAt):
     at_gt_known_best_threshold: float | None = None
 
 
-class BoxCurves(_Model):
+class BoxCurves(CompactModel):
     """BoxAcc (and Top-1 Loc) in percent per IoU level, over the thresholds of the sweep."""
 
     thresholds: list[float]
@@ -91,6 +91,7 @@ class LocalizationScores(_Scores):
             for d in BOX_LEVEL_COLUMNS
         ),
         Column(key="max_box_acc_v2", label="V2", legend="V2: MaxBoxAccV2"),
+        Column(key="mean_iou", label="mIoU", legend="mIoU: mean best IoU per image"),
     )
 
     max_box_acc_v2: float
@@ -102,6 +103,8 @@ class LocalizationScores(_Scores):
     iou_thresholds: list[int] | None = None
     gt_known_loc: ValueAt | None = None
     top1_loc: Top1Loc | None = None
+    mean_iou: float | None = None
+    raw_iou: ValueAt | None = None
     curves: BoxCurves | None = None
 
     def column_values(self) -> dict[str, float | None]:
@@ -113,6 +116,7 @@ class LocalizationScores(_Scores):
         for level in BOX_LEVEL_COLUMNS:
             values[f"box_acc_{level}"] = self.max_box_acc.get(str(level))
         values["max_box_acc_v2"] = self.max_box_acc_v2
+        values["mean_iou"] = self.mean_iou
         return values
 
     def curve(self, level: int = 50) -> list[float] | None:
@@ -132,16 +136,65 @@ class MaskScores(_Scores):
 
     COLUMNS: ClassVar[tuple[Column, ...]] = (
         Column(key="pxap", label="PxAP", legend="PxAP: pixel average precision"),
+        Column(key="piou", label="pIoU", legend="pIoU: best pixel IoU over thresholds"),
     )
 
     pxap: float
     images: int | None = None
     cam_curve_interval: float | None = None
+    piou: ValueAt | None = None
     pr_curve: PrCurve | None = None
 
     def column_values(self) -> dict[str, float | None]:
-        """PxAP."""
-        return {"pxap": self.pxap}
+        """PxAP and pIoU."""
+        return {"pxap": self.pxap, "piou": self.piou.value if self.piou else None}
+
+
+class Taus(CompactModel):
+    """CAM thresholds to read a split at: per IoU level (keys ``"50"``) and for masks.
+
+    ``source`` says where they come from (``"val"``, a file, ``"given"``).
+    """
+
+    source: str
+    box: dict[str, float] | None = None
+    mask: float | None = None
+
+    @classmethod
+    def from_scores(cls, scores: SplitScores, source: str = "val") -> Taus:
+        """The thresholds a split's own evaluation found best (its oracle thresholds)."""
+        loc, mask = scores.localization, scores.mask
+        return cls(
+            source=source,
+            box=dict(loc.best_threshold) if loc is not None and loc.best_threshold else None,
+            mask=mask.piou.threshold if mask is not None and mask.piou is not None else None,
+        )
+
+    @classmethod
+    def given(cls, tau: float, levels: tuple[int, ...]) -> Taus:
+        """One threshold for every IoU level and for masks."""
+        return cls(source="given", box={str(d): tau for d in levels}, mask=tau)
+
+
+class PixelScores(BaseModel):
+    """Pixel precision, recall, F1 and IoU (percent) at one CAM threshold."""
+
+    threshold: float
+    precision: float
+    recall: float
+    f1: float
+    iou: float
+
+
+class AtTaus(CompactModel):
+    """A split read at thresholds chosen elsewhere (see the module docstring)."""
+
+    taus: Taus
+    box_acc: dict[str, float] | None = None
+    mean: float | None = None
+    gt_known_loc: float | None = None
+    top1_loc: float | None = None
+    mask: PixelScores | None = None
 
 
 class SplitScores(_Scores):
@@ -161,23 +214,43 @@ class SplitScores(_Scores):
     mask: MaskScores | None = None
     score_name: str | None = None
     score: float | None = None
+    at_tau: AtTaus | None = None
+    box_sets: dict[str, SplitScores] | None = None
     store: str | None = None
+
+    def selection_score(self, select_by: str = "gt") -> float | None:
+        """The checkpoint-selection score by the split's own boxes (``"gt"``) or a box set."""
+        if select_by == "gt":
+            return self.score
+        chosen = (self.box_sets or {}).get(select_by)
+        return chosen.score if chosen is not None else None
+
+    AT_TAU_COLUMNS: ClassVar[tuple[Column, ...]] = (
+        Column(
+            key="v2_at_tau",
+            label="V2τ",
+            legend="V2τ: mean BoxAcc at the thresholds chosen on val",
+        ),
+    )
 
     @classmethod
     def columns(cls) -> tuple[Column, ...]:
         """Every comparison column, in table order: classification, boxes, masks."""
-        return (*cls.COLUMNS, *LocalizationScores.COLUMNS, *MaskScores.COLUMNS)
+        return (
+            *cls.COLUMNS,
+            *LocalizationScores.COLUMNS,
+            *cls.AT_TAU_COLUMNS,
+            *MaskScores.COLUMNS,
+        )
 
     def column_values(self) -> dict[str, float | None]:
         """The value of every column of :meth:`columns` (None where not measured)."""
         values: dict[str, float | None] = {"top1": self.top1, "top5": self.top5}
-        for part, model in ((self.localization, LocalizationScores), (self.mask, MaskScores)):
-            values.update(
-                part.column_values() if part is not None else dict.fromkeys(
-                    (c.key for c in model.COLUMNS), None
-                )
-            )
-        return values
+        values["v2_at_tau"] = self.at_tau.mean if self.at_tau is not None else None
+        for part in (self.localization, self.mask):
+            if part is not None:
+                values.update(part.column_values())
+        return {column.key: values.get(column.key) for column in self.columns()}
 
 
 def legend(columns: tuple[Column, ...]) -> str:

@@ -22,6 +22,12 @@ from wsolkit.metrics.scores import SplitScores, legend
 # Metric columns come from the score models: a metric that adds a column there shows up here.
 METRICS: tuple[tuple[str, str], ...] = tuple((c.key, c.label) for c in SplitScores.columns())
 LEGEND = legend(SplitScores.columns())
+
+
+def legend_of(rows: list[CompareRow]) -> str:
+    """The legend of the metric columns these rows show."""
+    shown = {key for key, _ in visible_metrics(rows)}
+    return legend(tuple(c for c in SplitScores.columns() if c.key in shown))
 LABELS: tuple[tuple[str, str], ...] = (
     ("name", "run"),
     ("dataset", "dataset"),
@@ -29,6 +35,7 @@ LABELS: tuple[tuple[str, str], ...] = (
     ("backbone", "backbone"),
     ("method", "method"),
     ("checkpoint", "ckpt"),
+    ("selected_by", "sel"),
 )
 
 
@@ -43,6 +50,7 @@ class CompareRow:
     backbone: str
     method: str
     checkpoint: str
+    selected_by: str = ""  # the val boxes that chose a best checkpoint ("gt" or a box set)
     metrics: dict[str, float | None] = field(default_factory=dict)
     curve_50: list[float] | None = None  # BoxAcc vs threshold at IoU 50
     thresholds: list[float] | None = None
@@ -80,9 +88,21 @@ def rows_from_summary(run_dir: Path, summary: RunSummary) -> list[CompareRow]:
             backbone=summary.backbone,
             method=summary.method,
             checkpoint=checkpoint,
+            selected_by=(summary.selected_by or "gt") if checkpoint == "best" else "",
             **metrics_of(scores),
         )
         for checkpoint, scores in summary.test.items()
+    ]
+
+
+def label_columns(rows: list[CompareRow]) -> list[tuple[str, str]]:
+    """The label columns of a table of ``rows`` (dataset and split are its title); the
+    selection column only when some row was chosen by a box set other than the GT."""
+    chosen = any(r.selected_by not in ("", "gt") for r in rows)
+    return [
+        (k, label)
+        for k, label in LABELS
+        if k not in ("dataset", "split") and (k != "selected_by" or chosen)
     ]
 
 
@@ -273,17 +293,16 @@ def to_markdown(rows: list[CompareRow]) -> str:
     for (dataset, split), members in groups(rows).items():
         metrics = visible_metrics(members)
         best = best_values(members)
-        header = [label for k, label in LABELS if k not in ("dataset", "split")] + [
-            lbl for _, lbl in metrics
-        ]
+        labels = label_columns(members)
+        header = [label for _, label in labels] + [lbl for _, lbl in metrics]
         lines = [f"**{dataset} / {split}**", "", "| " + " | ".join(header) + " |"]
-        lines.append("|" + "|".join(["---"] * (len(LABELS) - 2) + ["---:"] * len(metrics)) + "|")
+        lines.append("|" + "|".join(["---"] * len(labels) + ["---:"] * len(metrics)) + "|")
         for r in members:
-            cells = [_text(r.value(k)) for k, _ in LABELS if k not in ("dataset", "split")]
+            cells = [_text(r.value(k)) for k, _ in labels]
             for k, _ in metrics:
                 v = r.metrics.get(k)
                 cell = _text(v)
                 cells.append(f"**{cell}**" if v is not None and v == best.get(k) else cell)
             lines.append("| " + " | ".join(cells) + " |")
         parts.append("\n".join(lines))
-    return "\n\n".join([*parts, LEGEND]) + "\n"
+    return "\n\n".join([*parts, legend_of(rows)]) + "\n"

@@ -13,14 +13,17 @@ from wsolkit.metrics.results import LocalizationResult, MaskResult
 
 if TYPE_CHECKING:
     from wsolkit.metrics.report import EvaluationReport
+    from wsolkit.metrics.scores import AtTaus
 
 
 def _pct(value: float) -> str:
     return f"{value:.2f}"
 
 
-def localization_table(result: LocalizationResult) -> Table:
-    """One row per IoU level (MaxBoxAcc, best CAM threshold), the mean, GT-known and Top-1 Loc."""
+def localization_table(result: LocalizationResult, at_tau: AtTaus | None = None) -> Table:
+    """One row per IoU level (MaxBoxAcc, best CAM threshold), the mean, GT-known and Top-1 Loc,
+    the threshold-free IoUs, and — given ``at_tau`` — the same read at thresholds chosen
+    elsewhere (val), beside the oracle numbers."""
     mode = "multi-contour" if result.multi_contour else "single contour"
     table = Table(
         title=f"Box localization — {result.images:,} images, {mode}, "
@@ -48,11 +51,31 @@ def localization_table(result: LocalizationResult) -> Table:
                 _pct(result.top1_loc_at(best[50]) or 0.0),
                 f"{best[50]:.3f}",
             )
+    if result.mean_iou is not None:
+        table.add_row("mean best IoU (each image its own threshold)", _pct(result.mean_iou), "")
+        table.add_row(
+            "raw IoU (one threshold for the split)",
+            _pct(result.raw_iou or 0.0),
+            f"{result.raw_iou_threshold:.3f}",
+        )
+    if at_tau is not None and at_tau.box_acc is not None:
+        taus, source = at_tau.taus.box or {}, at_tau.taus.source
+        table.add_section()
+        for level, value in at_tau.box_acc.items():
+            label = f"BoxAcc @ IoU {level} at {source} τ"
+            table.add_row(label, _pct(value), f"{taus[level]:.3f}")
+        table.add_row(f"mean at {source} τ", _pct(at_tau.mean or 0.0), "", style="bold")
+        if at_tau.gt_known_loc is not None:
+            table.add_row(
+                f"GT-known Loc at {source} τ", _pct(at_tau.gt_known_loc), f"{taus['50']:.3f}"
+            )
+        if at_tau.top1_loc is not None:
+            table.add_row(f"Top-1 Loc at {source} τ", _pct(at_tau.top1_loc), f"{taus['50']:.3f}")
     return table
 
 
-def mask_table(result: MaskResult) -> Table:
-    """PxAP of a mask split."""
+def mask_table(result: MaskResult, at_tau: AtTaus | None = None) -> Table:
+    """PxAP and pIoU of a mask split, and the pixel scores at a threshold chosen elsewhere."""
     table = Table(
         title=f"Mask localization — {result.images:,} images, "
         f"CAM threshold step {result.cam_curve_interval:g}",
@@ -60,7 +83,15 @@ def mask_table(result: MaskResult) -> Table:
     )
     table.add_column("metric", style="bold")
     table.add_column("value (%)", justify="right")
-    table.add_row("PxAP", _pct(result.pxap), style="bold green")
+    table.add_column("CAM threshold", justify="right")
+    table.add_row("PxAP", _pct(result.pxap), "", style="bold green")
+    if result.positive is not None:
+        table.add_row("pIoU (best pixel IoU)", _pct(result.piou), f"{result.piou_threshold:.3f}")
+    if at_tau is not None and at_tau.mask is not None:
+        pixels, source = at_tau.mask, at_tau.taus.source
+        for name in ("precision", "recall", "f1", "iou"):
+            value = _pct(getattr(pixels, name))
+            table.add_row(f"pixel {name} at {source} τ", value, f"{pixels.threshold:.3f}")
     return table
 
 
@@ -68,9 +99,9 @@ def report_tables(report: EvaluationReport) -> list[Table]:
     """The tables of an ``wsolkit eval`` report, boxes first."""
     tables = []
     if report.box is not None:
-        tables.append(localization_table(report.box))
+        tables.append(localization_table(report.box, report.at_tau))
     if report.mask is not None:
-        tables.append(mask_table(report.mask))
+        tables.append(mask_table(report.mask, report.at_tau))
     return tables
 
 

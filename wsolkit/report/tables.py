@@ -49,10 +49,10 @@ def compare_tables(rows: list) -> list[Table]:
     the middle), with the full names in a key below the table.
     """
     from wsolkit.report.compare import (
-        LABELS,
-        LEGEND,
         best_values,
         groups,
+        label_columns,
+        legend_of,
         name_key,
         short_names,
         visible_metrics,
@@ -63,7 +63,7 @@ def compare_tables(rows: list) -> list[Table]:
         metrics = visible_metrics(members)
         best = best_values(members)
         names = short_names([r.name for r in members])
-        labels = [(k, lbl) for k, lbl in LABELS if k not in ("dataset", "split")]
+        labels = label_columns(members)
         # A label every row shares goes to the title, leaving room for the numbers.
         shared = [k for k, _ in labels if len({str(r.value(k)) for r in members}) == 1]
         if len(members) > 1:
@@ -76,7 +76,7 @@ def compare_tables(rows: list) -> list[Table]:
         table = Table(
             title=title,
             title_justify="left",
-            caption=LEGEND + (f"\n{key}" if key else ""),
+            caption=legend_of(members) + (f"\n{key}" if key else ""),
             caption_justify="left",
             box=box.SIMPLE_HEAD,
             padding=(0, 0),  # the box's blank separator is the one space between columns

@@ -75,6 +75,18 @@ class DataSettings(_Section):
     skip_bad_images: bool = Field(
         False, description="Log and skip unreadable images instead of stopping (counted)."
     )
+    val_per_class: int | None = Field(
+        None,
+        ge=1,
+        description="Keep this many images per class of the val split (drawn with runtime.seed; "
+        "the ids are written to the run's val_ids.txt). wsolevaluation's protocol: 10 ImageNet, "
+        "5 CUB, 5 OpenImages. Empty: every val image.",
+    )
+    val_boxes: dict[str, Path] = Field(
+        default_factory=dict,
+        description="Further box sets of the val split, NAME: DIR with a localization.txt "
+        "(pseudo-boxes); validation reports every metric per set.",
+    )
     check_images: bool = Field(
         True,
         description="Before training, check that every image of every split exists and its "
@@ -173,6 +185,11 @@ class EvalSettings(_Section):
     iou_thresholds: IouThresholds = DEFAULT_IOU_THRESHOLDS
     multi_contour: MultiContour = DEFAULT_MULTI_CONTOUR
     eval_interval: int = Field(1, ge=1, description="Validate every N epochs (and at the last).")
+    select_by: str = Field(
+        "gt",
+        description="Which val boxes choose the best checkpoint: gt (the split's own) or a "
+        "name of data.val_boxes.",
+    )
     every_epoch_after_first_decay: bool = Field(
         False,
         description="Also validate every epoch from the first learning-rate decay on "
