@@ -9,7 +9,8 @@ of wsolkit's key tables, so a table that renames wrongly cannot pass by symmetry
 
 Only the inference path is rebuilt: ADL and the attentive drop are the identity
 (ADL) or unused (drop) in eval mode and have no parameters, so they are
-``nn.Identity`` placeholders that keep the ``Sequential`` numbering.
+``nn.Identity`` placeholders that keep the ``Sequential`` numbering. The ACoL
+and SPG networks are rebuilt for their key names and shapes only (no forward).
 """
 
 from __future__ import annotations
@@ -61,12 +62,54 @@ def _vgg_modules(tokens: list[object], channels: int = 3) -> list[nn.Module]:
     return modules
 
 
+def _convs(*layers: tuple[int, int, int]) -> nn.Sequential:
+    """``Sequential(conv, ReLU, conv, ReLU, …)`` from ``(in, out, kernel)``; a 1×1 conv ends it."""
+    modules: list[nn.Module] = []
+    for index, (cin, cout, kernel) in enumerate(layers):
+        modules.append(nn.Conv2d(cin, cout, kernel, padding=kernel // 2))
+        if kernel == 3 or index < len(layers) - 1:
+            modules.append(nn.ReLU())
+    return nn.Sequential(*modules)
+
+
+def _acol_classifier(channels: int, num_classes: int) -> nn.Sequential:
+    """ACoL's classifier_A / classifier_B: two 3×3 convs to 1024 (with ReLUs), a 1×1 to K."""
+    return _convs((channels, 1024, 3), (1024, 1024, 3), (1024, num_classes, 1))
+
+
+def _add_spg_branches(module: nn.Module, b_in: int, b_mid: int, c_in: int) -> None:
+    """SPG's side branches: SPG_B_1a / SPG_B_2a (3×3 + ReLU), SPG_B_shared and SPG_C (3×3, 1×1)."""
+    module.SPG_B_1a = _convs((b_in, b_mid, 3))
+    module.SPG_B_2a = _convs((b_in, b_mid, 3))
+    module.SPG_B_shared = _convs((b_mid, b_mid, 3), (b_mid, 1, 1))
+    module.SPG_C = _convs((c_in, 512, 3), (512, 1, 1))
+
+
 class ReferenceVgg(nn.Module):
-    """VggCam / VggDrop: ``features``, ``conv6`` + ReLU, GAP, ``fc``; CAM = mean_c w_y·F."""
+    """VggCam / VggDrop: ``features``, ``conv6`` + ReLU, GAP, ``fc``; CAM = mean_c w_y·F.
+
+    ``kind`` "acol" (VggAcol: the CAM trunk with pool4 at either size, classifier_A/_B) and
+    "spg" (VggSpg: ``features`` ends at pool3; SPG_A_1 = conv4_*, SPG_A_2 = conv5_*,
+    SPG_A_3, the class-map conv SPG_A_4, the side branches) are rebuilt for their keys.
+    """
 
     def __init__(self, kind: str, large_feature_map: bool, num_classes: int) -> None:
         super().__init__()
         self.kind = kind
+        if kind == "acol":
+            self.features = nn.Sequential(*_vgg_modules(vgg_tokens("cam", False)))
+            self.classifier_A = _acol_classifier(512, num_classes)
+            self.classifier_B = _acol_classifier(512, num_classes)
+            return
+        if kind == "spg":
+            tokens = vgg_tokens("cam", False)
+            self.features = nn.Sequential(*_vgg_modules(tokens[: tokens.index(512)]))
+            self.SPG_A_1 = _convs((256, 512, 3), (512, 512, 3), (512, 512, 3))
+            self.SPG_A_2 = _convs((512, 512, 3), (512, 512, 3), (512, 512, 3))
+            self.SPG_A_3 = _convs((512, 512, 3), (512, 512, 3))
+            self.SPG_A_4 = nn.Conv2d(512, num_classes, 1)
+            _add_spg_branches(self, 512, 512, 512)
+            return
         tokens = vgg_tokens(kind, large_feature_map)
         if kind == "drop":  # ModuleList [Sequential(before D), AttentiveDrop, Sequential(after)]
             split = tokens.index("D")
@@ -139,7 +182,10 @@ class ReferenceResNet(nn.Module):
 
     kinds: "cam" (wsolevaluation, bridging-gap), "adl" (ADL modules at layer3.1, layer4.1,
     layer4.4), "drop" (layer4 split into layer4_1 and layer4_2), "extractor" (DA-WSOL's
-    ResNet: no fc) and "extractor-adl" (DA-WSOL's ResNetAdl: ADL layout, an unused fc).
+    ResNet: no fc) and "extractor-adl" (DA-WSOL's ResNetAdl: ADL layout, an unused fc);
+    for their keys only, "acol" (classifier_A/_B instead of fc) and "spg" (layer3 split
+    into SPG_A1 = block 0 and SPG_A2 = blocks 1-5, the class-map conv SPG_A4, the side
+    branches).
     """
 
     def __init__(self, kind: str, large_feature_map: bool, num_classes: int) -> None:
@@ -157,13 +203,23 @@ class ReferenceResNet(nn.Module):
             layer3.insert(1, nn.Identity())
             layer4.insert(1, nn.Identity())
             layer4.append(nn.Identity())
-        self.layer3 = nn.Sequential(*layer3)
+        if kind == "spg":
+            self.SPG_A1 = nn.Sequential(layer3[0])
+            self.SPG_A2 = nn.Sequential(*layer3[1:])
+        else:
+            self.layer3 = nn.Sequential(*layer3)
         if kind == "drop":
             self.layer4_1 = nn.Sequential(layer4[0])
             self.layer4_2 = nn.Sequential(*layer4[1:])
         else:
             self.layer4 = nn.Sequential(*layer4)
-        if kind != "extractor":
+        if kind == "acol":
+            self.classifier_A = _acol_classifier(2048, num_classes)
+            self.classifier_B = _acol_classifier(2048, num_classes)
+        elif kind == "spg":
+            self.SPG_A4 = nn.Conv2d(2048, num_classes, 1)
+            _add_spg_branches(self, 1024, 1024, 2048)
+        elif kind != "extractor":
             self.fc = nn.Linear(2048, num_classes)
 
     def feature_map(self, x: Tensor) -> Tensor:

@@ -273,38 +273,28 @@ def test_unknown_names_are_the_registry_s_errors() -> None:
 
 
 @pytest.mark.parametrize(
-    ("extra", "method"),
+    ("backbone", "architecture", "fits"),
     [
-        (
-            {
-                "classifier_A.4.weight": torch.zeros(5, 1024, 1, 1),
-                "classifier_B.4.weight": torch.zeros(5, 1024, 1, 1),
-            },
-            "ACoL",
-        ),
-        (
-            {
-                "SPG_B_shared.2.weight": torch.zeros(1, 512, 1, 1),
-                "SPG_C.2.weight": torch.zeros(1, 512, 1, 1),
-            },
-            "SPG",
-        ),
+        ("vgg16", "acol", "vgg16 / acol"),
+        ("vgg16", "spg", "vgg16 / spg"),
+        ("resnet50", "spg", "resnet50 / spg"),
+        ("inception_v3", "acol", "inception_v3 / acol"),
     ],
 )
-def test_acol_and_spg_networks_are_named_and_refused(
-    extra: dict[str, torch.Tensor], method: str
+def test_acol_and_spg_networks_asked_as_cam_name_their_own_layout(
+    backbone: str, architecture: str, fits: str
 ) -> None:
-    trunk = {k: v for k, v in reference_state(VGG_CAM, "cam").items() if k.startswith("features.")}
-    saved = container("wsolevaluation", trunk | extra, "vgg16")
-    expected = f"ckpt.pth holds a wsolevaluation {method} network \\(keys such as '.*'\\); wsolkit has no {method} method yet"
-    _refused(expected, detect, saved, origin="ckpt.pth")
-    source = read_source(saved, "wsolevaluation")
-    _refused(
-        expected,
+    """Not a generic key dump: the refusal names the ACoL / SPG layout the keys fit."""
+    layout = _layout("wsolevaluation", backbone, architecture)
+    saved = container("wsolevaluation", reference_state(layout, architecture), backbone)
+    assert detect(saved)[0] == "wsolevaluation"
+    message = _refused(
+        f"ckpt.pth does not fit --from wsolevaluation {backbone} / cam\\|has\\|cutmix",
         convert,
-        source,
-        backbone="vgg16",
+        read_source(saved, "wsolevaluation"),
+        backbone=backbone,
         method="cam",
         large_feature_map=False,
         origin="ckpt.pth",
     )
+    assert message.endswith(f"its keys fit --from wsolevaluation {fits}")

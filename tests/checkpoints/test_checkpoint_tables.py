@@ -103,6 +103,75 @@ PINNED: dict[tuple[str, str, str, bool | None], tuple[dict[str, tuple[int, ...]]
         },
         {"Mixed_7a.branch3x3_1.conv.weight", "fc.weight", "AuxLogits.fc.weight"},
     ),
+    ("wsolevaluation", "vgg16", "acol", None): (
+        {
+            "features.21.weight": (512, 512, 3, 3),  # conv4_3; pool4 ('M2' at 28×28) at 23
+            "features.28.weight": (512, 512, 3, 3),  # conv5_3
+            "classifier_A.0.weight": (1024, 512, 3, 3),
+            "classifier_A.2.weight": (1024, 1024, 3, 3),
+            "classifier_A.4.weight": (K, 1024, 1, 1),
+            "classifier_B.4.bias": (K,),
+        },
+        {"conv6.weight", "fc.weight", "classifier_A.1.weight", "features.30.weight"},
+    ),
+    ("wsolevaluation", "vgg16", "spg", None): (
+        {
+            "features.14.weight": (256, 256, 3, 3),  # conv3_3; features ends with pool3
+            "SPG_A_1.0.weight": (512, 256, 3, 3),  # conv4_1
+            "SPG_A_1.4.weight": (512, 512, 3, 3),  # conv4_3
+            "SPG_A_2.4.bias": (512,),  # conv5_3
+            "SPG_A_3.2.weight": (512, 512, 3, 3),
+            "SPG_A_4.weight": (K, 512, 1, 1),
+            "SPG_B_1a.0.weight": (512, 512, 3, 3),
+            "SPG_B_2a.0.bias": (512,),
+            "SPG_B_shared.0.weight": (512, 512, 3, 3),
+            "SPG_B_shared.2.weight": (1, 512, 1, 1),
+            "SPG_C.2.weight": (1, 512, 1, 1),
+        },
+        {"features.17.weight", "SPG_A_1.6.weight", "SPG_A_4.0.weight", "fc.weight"},
+    ),
+    ("wsolevaluation", "resnet50", "acol", None): (
+        {
+            "layer4.2.conv3.weight": (2048, 512, 1, 1),
+            "classifier_A.0.weight": (1024, 2048, 3, 3),
+            "classifier_B.4.weight": (K, 1024, 1, 1),
+        },
+        {"fc.weight"},
+    ),
+    ("wsolevaluation", "resnet50", "spg", None): (
+        {
+            "layer2.3.bn3.running_mean": (512,),
+            "SPG_A1.0.downsample.0.weight": (1024, 512, 1, 1),
+            "SPG_A2.0.conv1.weight": (256, 1024, 1, 1),  # layer3's block 1
+            "SPG_A2.4.bn3.running_var": (1024,),  # layer3's block 5
+            "layer4.0.conv1.weight": (512, 1024, 1, 1),
+            "SPG_A4.weight": (K, 2048, 1, 1),
+            "SPG_B_1a.0.weight": (1024, 1024, 3, 3),
+            "SPG_B_shared.2.weight": (1, 1024, 1, 1),
+            "SPG_C.0.weight": (512, 2048, 3, 3),
+        },
+        {"layer3.0.conv1.weight", "SPG_A2.5.conv1.weight", "fc.weight"},
+    ),
+    ("wsolevaluation", "inception_v3", "acol", None): (
+        {
+            "Mixed_6e.branch_pool.conv.weight": (192, 768, 1, 1),
+            "classifier_A.0.weight": (1024, 768, 3, 3),
+            "classifier_B.4.weight": (K, 1024, 1, 1),
+        },
+        {"SPG_A3_1b.0.weight", "SPG_A4.weight", "fc.weight"},
+    ),
+    ("wsolevaluation", "inception_v3", "spg", None): (
+        {
+            "SPG_A3_1b.0.weight": (1024, 768, 3, 3),
+            "SPG_A3_2b.0.weight": (1024, 1024, 3, 3),
+            "SPG_A4.weight": (K, 1024, 1, 1),
+            "SPG_B_1a.0.weight": (512, 288, 3, 3),  # on Mixed_5d's output
+            "SPG_B_2a.0.weight": (512, 768, 3, 3),  # on Mixed_6d's output (not 6e's)
+            "SPG_B_shared.2.weight": (1, 512, 1, 1),
+            "SPG_C.0.weight": (512, 1024, 3, 3),
+        },
+        {"fc.weight"},
+    ),
     ("bridging-gap", "vgg16", "drop", False): (
         {
             "features.0.0.weight": (64, 3, 3, 3),

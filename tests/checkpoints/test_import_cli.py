@@ -70,7 +70,9 @@ def test_import_then_eval_on_a_prepared_dataset(reference, data, tmp_path) -> No
     with torch.no_grad():
         reference_logits, _ = net(images, torch.zeros(2, dtype=torch.long))
         assert torch.equal(model.eval()(images)["logits"], reference_logits)
-    scored = runner.invoke(app, ["eval", str(out), "--data", str(data), "--json", "--device", "cpu"])
+    scored = runner.invoke(
+        app, ["eval", str(out), "--data", str(data), "--json", "--device", "cpu"]
+    )
     assert scored.exit_code == 0, scored.output
     assert json.loads(scored.stdout)["images"] == 9
     bare = runner.invoke(app, ["eval", str(out), "--device", "cpu"])

@@ -16,12 +16,14 @@ from wsolkit.registry import backbones, methods
 # pulls the CAM partly off the object (75% to 83% measured at seed 0), hence its lower bar;
 # the others hit 100% at seed 0.
 MIN_HIT = {
+    "acol": 0.8,  # 97% measured at seed 0 (the predicted class erased: no labels passed)
     "adl": 0.8,
     "aligned-eil": 0.5,
     "cam": 0.8,
     "cutmix": 0.8,
     "eil": 0.8,
     "has": 0.8,
+    "spg": 0.8,  # 100% measured at seed 0
 }
 COLOURS = torch.tensor([[1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0], [1.0, 1.0, -1.0]])
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from method_expectations import EVAL_OUTPUTS, TRAINING_OUTPUTS
+from method_expectations import EVAL_OUTPUTS, TRAINING_ONLY, TRAINING_OUTPUTS
 from registry_builtins import assert_covers, builtin_names
 from torch import nn
 
@@ -37,6 +37,8 @@ def test_expectations_cover_the_registry() -> None:
     assert_covers(
         TRAINING_OUTPUTS, methods, "TRAINING_OUTPUTS in tests/methods/method_expectations.py"
     )
+    erasing = {n for n, out in TRAINING_OUTPUTS.items() if out > EVAL_OUTPUTS}
+    assert set(TRAINING_ONLY) == erasing, "TRAINING_ONLY in method_expectations.py"
     stale = sorted(set(EVAL_TEST_PARAMS) - set(NAMES))
     assert not stale, f"EVAL_TEST_PARAMS names methods that are not built-ins: {stale}"
 
@@ -63,11 +65,22 @@ def test_eval_mode_is_the_plain_backbone(name: str) -> None:
 def test_erased_path_unused_in_eval(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _, model = build(name)
     calls = []
-    monkeypatch.setattr(model, "f2", lambda x: calls.append(x) or x)
+    owner_path, _, attr = TRAINING_ONLY[name].rpartition(".")
+    owner = model.get_submodule(owner_path)
+    target = getattr(owner, attr)
+    if isinstance(target, nn.Module):  # e.g. ACoL's classifier B: watch its forward
+        owner, attr = target, "forward"
+    original = getattr(owner, attr)
+    monkeypatch.setattr(owner, attr, lambda *args: calls.append(1) or original(*args))
+    model.train()
+    with torch.no_grad():
+        model(batch()[0])
+    assert calls  # the training path does call it
+    calls.clear()
     model.eval()
     with torch.no_grad():
         model(batch()[0])
-    assert calls == []  # f2 is not called through the split path at all in eval mode
+    assert calls == []  # f2 / the auxiliary branch is not called at all in eval mode
 
 
 def test_adl_in_training_uses_the_drop_mask_with_rate_one() -> None:

@@ -21,6 +21,7 @@ NAMES = builtin_names(methods)
 ALIASES = {"bridging-gap": "aligned-eil"}  # {alias: the method it names}
 # Every method's published hyperparameter defaults (Params().model_dump()).
 DEFAULTS: dict[str, dict[str, object]] = {
+    "acol": {"acol_threshold": 0.7},
     "adl": {"drop_rate": 0.75, "gamma": 0.9, "positions": None},
     "aligned-eil": {
         "lambda_sim": 0.5,
@@ -37,6 +38,14 @@ DEFAULTS: dict[str, dict[str, object]] = {
     "cutmix": {"beta": 1.0, "prob": 1.0},
     "eil": {"erase_threshold": 0.8, "sigma": 1.0, "split_after": None},
     "has": {"grid_size": 4, "drop_rate": 0.5},
+    "spg": {
+        "spg_threshold_1h": 0.7,
+        "spg_threshold_1l": 0.01,
+        "spg_threshold_2h": 0.5,
+        "spg_threshold_2l": 0.05,
+        "spg_threshold_3h": 0.7,
+        "spg_threshold_3l": 0.1,
+    },
 }
 
 

@@ -14,6 +14,8 @@ A backbone is an ``nn.Module`` whose trunk is cut into ordered, NAMED STAGES
 - ``parameter_groups(recipe)``: which parameters are pretrained vs new, for the
   optimizer's two learning rates (SPEC.md §3).
 - ``weights``: ``"none"``, ``"imagenet"`` (local torch cache only) or a path.
+- ``trunk_end``, ``acol_layout()``, ``spg_layout()``, ``truncate()``: where ACoL's
+  and SPG's branches replace the head (:mod:`~wsolkit.backbones.variants`).
 
 See docs/backbone-interface.md for a worked example of a third-party backbone.
 """
@@ -27,13 +29,13 @@ from typing import Any, ClassVar, Literal
 
 from torch import Tensor, nn
 
-from wsolkit.backbones.heads import Head
+from wsolkit.backbones.heads import ClassMapHead, Head
+from wsolkit.backbones.variants import AcolLayout, InitMode, SpgLayout
 from wsolkit.backbones.weights import imagenet_file, load_into, parse_weights, read_state_dict
 from wsolkit.errors import SettingsError
 
 GroupRecipe = Literal["bridging-gap", "wsolevaluation"]
 GROUP_RECIPES: tuple[str, ...] = ("bridging-gap", "wsolevaluation")
-InitMode = Literal["he", "xavier"]
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,68 @@ class Backbone(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Logits: ``head(forward_features(x))``."""
         return self.head(self.forward_features(x))
+
+    # -- ACoL and SPG -------------------------------------------------------------
+    @property
+    def trunk_end(self) -> str:
+        """The last stage of the trunk: every later stage holds only new layers (conv6 …).
+
+        A stage counts as new when it has parameters and all of them are new under
+        the ``bridging-gap`` recipe; with no such trailing stage it is the last stage.
+        """
+        named = self.named_parameters()
+        new = {id(p) for n, p in named if self.is_new_parameter(n, "bridging-gap")}
+        for info in reversed(self.stages):
+            params = list(self.stage(info.name).parameters())
+            if not params or not all(id(p) in new for p in params):
+                return info.name
+        return self.stages[-1].name
+
+    def acol_layout(self) -> AcolLayout:
+        """Where ACoL's classifiers sit: by default on ``trunk_end``, 1024 wide (wsolevaluation)."""
+        return AcolLayout(trunk_end=self.trunk_end, width=1024, init_mode=self.init_mode)
+
+    def spg_layout(self) -> SpgLayout | None:
+        """Where SPG's branches sit; None if the backbone cannot host SPG.
+
+        By default SPG-B1 reads the split point's output and SPG-B2 that of
+        ``trunk_end`` (or the split point, if later); the main branch is the whole
+        backbone, its head replaced by SPG's class-map convolution (after the
+        class-map head's dropout, if it has one). Without a split point: None.
+        """
+        split = self.split_point
+        if split is None or split not in self.stage_names[:-1]:
+            return None
+        end = self.trunk_end
+        b2 = end if self._index(end) >= self._index(split) else split
+        dropout = self.head.dropout.p if isinstance(self.head, ClassMapHead) else 0.0
+        return SpgLayout(b1_after=split, b2_after=b2, dropout=dropout, init_mode=self.init_mode)
+
+    def truncate(self, through: str, head: Head) -> None:
+        """Keep the stages up to and including ``through``, remove the rest, install ``head``.
+
+        The child modules that hold only parameters of the removed stages are deleted
+        (VGG16's ``conv6``, InceptionV3's ``conv6``/``conv7``), so that every remaining
+        parameter is used; ``head`` then reads ``through``'s output. ACoL and SPG call
+        this in ``build``; the backbone is theirs from then on.
+
+        Raises:
+            ValueError: if a removed stage shares a child module with a kept one.
+        """
+        keep = self._index(through) + 1
+        removed = {id(p) for s in self.stages[keep:] for p in self.stage(s.name).parameters()}
+        for name, child in list(self.named_children()):
+            params = list(child.parameters())
+            if name != "head" and params and all(id(p) in removed for p in params):
+                delattr(self, name)
+        left = [n for n, p in self.named_parameters() if id(p) in removed]
+        if left:
+            raise ValueError(
+                f"backbone '{self.display_name()}': the stages after '{through}' share modules "
+                f"with earlier ones ({', '.join(left[:5])}); they cannot be removed"
+            )
+        self.stages = self.stages[:keep]
+        self.head = head
 
     # -- parameter groups --------------------------------------------------------
     def is_new_parameter(self, name: str, recipe: GroupRecipe) -> bool:

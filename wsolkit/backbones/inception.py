@@ -12,6 +12,7 @@ from torchvision.models.inception import BasicConv2d, InceptionA, InceptionB, In
 
 from wsolkit.backbones.base import Backbone, GroupRecipe, StageInfo
 from wsolkit.backbones.heads import ClassMapHead
+from wsolkit.backbones.variants import AcolLayout, SpgLayout
 
 
 def _keep_resolution_block(in_channels: int, out_channels: int, **kwargs: Any) -> BasicConv2d:
@@ -128,3 +129,21 @@ class InceptionV3(Backbone):
     def is_new_parameter(self, name: str, recipe: GroupRecipe) -> bool:
         """Both recipes (wsolevaluation): everything but the Conv2d_* and Mixed_* trunk is new."""
         return not name.startswith(("Conv2d_", "Mixed_"))
+
+    def acol_layout(self) -> AcolLayout:
+        """wsolevaluation's ``InceptionAcol``: the classifiers on Mixed_6e (no conv6, conv7)."""
+        return AcolLayout("Mixed_6e", width=1024, init_mode="xavier")
+
+    def spg_layout(self) -> SpgLayout:
+        """wsolevaluation's ``InceptionSpg``: SPG-B1 after the max-pool before Mixed_6a, SPG-B2
+        on Mixed_6d (512 wide); conv6, conv7 and the class-map convolution are its main branch.
+        """
+        return SpgLayout(
+            b1_after="Mixed_5d",
+            b1_through="maxpool3",
+            b2_after="Mixed_6d",
+            b_width=512,
+            c_width=512,
+            dropout=0.5,
+            init_mode="xavier",
+        )

@@ -10,6 +10,7 @@ from torchvision.models.resnet import Bottleneck
 
 from wsolkit.backbones.base import Backbone, GroupRecipe, StageInfo
 from wsolkit.backbones.heads import LinearHead
+from wsolkit.backbones.variants import AcolLayout, SpgLayout
 
 _BLOCKS = {"layer1": 3, "layer2": 4, "layer3": 6, "layer4": 3}
 _CHANNELS = {"layer1": 256, "layer2": 512, "layer3": 1024, "layer4": 2048}
@@ -85,7 +86,22 @@ class ResNet50(Backbone):
         return "head." + key if key.startswith("fc.") else key
 
     def is_new_parameter(self, name: str, recipe: GroupRecipe) -> bool:
-        """bridging-gap: only the classifier is new; wsolevaluation: ``layer4`` too."""
-        if name.startswith("head."):
-            return True
-        return recipe == "wsolevaluation" and name.startswith("layer4.")
+        """bridging-gap: the head is new; wsolevaluation: ``layer4`` and the linear classifier.
+
+        wsolevaluation matches its own names against ``'layer4.'`` and ``'fc.'``: the
+        classifier ``fc`` (wsolkit's ``head.fc``) is new, other heads (ACoL's
+        classifiers, SPG's branches) train at the trunk's rate, as there.
+        """
+        if recipe == "wsolevaluation":
+            return name.startswith(("layer4.", "head.fc."))
+        return name.startswith("head.")
+
+    def acol_layout(self) -> AcolLayout:
+        """wsolevaluation's ``ResNetAcol``: the classifiers on layer4's output, He init."""
+        return AcolLayout("layer4.2", width=1024, init_mode="he")
+
+    def spg_layout(self) -> SpgLayout:
+        """wsolevaluation's ``ResNetSpg``: SPG-B1 on layer3.0, SPG-B2 on layer3.5 (1024 wide)."""
+        return SpgLayout(
+            b1_after="layer3.0", b2_after="layer3.5", b_width=1024, c_width=512, init_mode="xavier"
+        )

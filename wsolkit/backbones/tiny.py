@@ -8,6 +8,7 @@ from torch import nn
 
 from wsolkit.backbones.base import Backbone, GroupRecipe, StageInfo
 from wsolkit.backbones.heads import LinearHead
+from wsolkit.backbones.variants import AcolLayout, SpgLayout
 
 
 def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -66,3 +67,20 @@ class Tiny(Backbone):
     def is_new_parameter(self, name: str, recipe: GroupRecipe) -> bool:
         """Both recipes: conv6 and the classifier are new, as for VGG16."""
         return name.startswith(("conv6.", "head."))
+
+    def acol_layout(self) -> AcolLayout:
+        """ACoL on tiny: the classifiers on conv4's output (conv6 removed), 64 wide.
+
+        Xavier initialization, as wsolevaluation's VGG-style ``VggAcol`` (the trunk too
+        when built without weights; it trains more steadily from scratch than He).
+        """
+        return AcolLayout("conv4", width=64, init_mode="xavier")
+
+    def spg_layout(self) -> SpgLayout:
+        """SPG on tiny: SPG-B1 on conv2 (after its max-pool), SPG-B2 on conv4, 64 wide; conv6
+        stays in the main branch (as InceptionV3's conv6/conv7 do). Xavier, as every
+        wsolevaluation SPG network.
+        """
+        return SpgLayout(
+            b1_after="conv2", b2_after="conv4", b_width=64, c_width=64, init_mode="xavier"
+        )

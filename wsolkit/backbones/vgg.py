@@ -10,11 +10,14 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from wsolkit.backbones.base import Backbone, GroupRecipe, StageInfo
 from wsolkit.backbones.heads import LinearHead
+from wsolkit.backbones.variants import AcolLayout, SpgLayout
 
 # Index ranges of torchvision's ``vgg16().features`` (config "D"): conv1_1 = 0 … conv5_3 = 28,
 # pool1..pool5 = 4, 9, 16, 23, 30. The WSOL trunk keeps torchvision's indices (so its
 # state dict is torchvision's) and drops pool5; "large feature map" also removes pool4.
 _POOL4, _POOL5 = 23, 30
+_POOLS_1_TO_3 = (4, 9, 16)
+_CONV4_CONV5 = (17, 19, 21, 24, 26, 28)
 _BLOCKS: tuple[tuple[str, int, int, int], ...] = (
     # name, first index, end index (exclusive), channels
     ("block1", 0, 5, 64),  # conv1_1, conv1_2, pool1
@@ -80,3 +83,38 @@ class VGG16(Backbone):
     def is_new_parameter(self, name: str, recipe: GroupRecipe) -> bool:
         """Both recipes: everything outside ``features.`` (conv6 and the classifier) is new."""
         return not name.startswith("features.")
+
+    def acol_layout(self) -> AcolLayout:
+        """wsolevaluation's ``VggAcol``: 3×3 max-pools, pool5 and an average pool, 1024 wide.
+
+        pool1–pool4 become 3×3 / stride 2 / padding 1 max-pools (pool4 stride 1 with
+        ``large_feature_map``), and F = conv5_3's output passes a 3×3 stride-1 max-pool
+        (pool5) and a 3×3 stride-1 average pool before the classifiers (14×14 / 28×28).
+        """
+        stride4 = 1 if self.large_feature_map else 2
+        pools = tuple((f"features.{i}", 2) for i in _POOLS_1_TO_3)
+        pools += ((f"features.{_POOL4}", stride4),)
+        return AcolLayout("block5", width=1024, init_mode="xavier", max_pools=pools, pre_pool=True)
+
+    def spg_layout(self) -> SpgLayout:
+        """wsolevaluation's ``VggSpg``: conv6 replaced by two 3×3 convs 512→512 + ReLU.
+
+        pool4 becomes a 3×3 / stride 2 / padding 1 max-pool (absent with
+        ``large_feature_map``); SPG-B1 reads pool4's output, SPG-B2 conv5_3's, both
+        through 512-wide convs. wsolevaluation names conv4_x / conv5_x ``SPG_A_1`` /
+        ``SPG_A_2`` (outside ``features.``), so its optimizer trains them at the
+        classifier rate.
+        """
+        pools = () if self.large_feature_map else ((f"features.{_POOL4}", 2),)
+        return SpgLayout(
+            b1_after="block4",
+            b1_through=f"features.{_POOL4}",
+            b2_after="block5",
+            b_width=512,
+            c_width=512,
+            trunk_end="block5",
+            main=(512, 512),
+            max_pools=pools,
+            init_mode="xavier",
+            wsolevaluation_new=tuple(f"features.{i}." for i in _CONV4_CONV5),
+        )

@@ -22,7 +22,6 @@ from wsolkit.checkpoints.matching import (
     fits_text,
     key_differences,
     matching_layouts,
-    not_yet_supported,
     target_shapes,
 )
 from wsolkit.checkpoints.rules import CheckpointImportError, apply_rules, invert_key
@@ -61,12 +60,9 @@ def _canonical(kind: registry.Registry, name: str) -> str:
 
 
 def _choose_layout(
-    source: SourceWeights, fmt: SourceFormat, backbone: str, method: str, lfm: bool, origin: str
+    source: SourceWeights, fmt: SourceFormat, backbone: str, method: str, lfm: bool
 ) -> Layout:
     layouts = fmt.layouts_for(backbone, method)
-    not_yet = not_yet_supported(source.state, origin)
-    if not layouts and not_yet is not None:
-        raise not_yet
     if not layouts:
         offered = "; ".join(f"{b}: {', '.join(m)}" for b, m in fmt.combinations().items())
         raise CheckpointImportError(
@@ -85,9 +81,6 @@ def _key_mismatch(
     lfm: bool,
     origin: str,
 ) -> CheckpointImportError:
-    not_yet = not_yet_supported(source.state, origin)
-    if not_yet is not None:
-        return not_yet
     matches = matching_layouts(source)
     for name, other in matches:
         if (
@@ -138,7 +131,7 @@ def convert(
             f"{origin} records architecture '{recorded}' but backbone '{backbone}' was asked "
             f"for; use --backbone {recorded}"
         )
-    layout = _choose_layout(source, fmt, backbone, method, large_feature_map, origin)
+    layout = _choose_layout(source, fmt, backbone, method, large_feature_map)
     missing, unexpected, _ = key_differences(source.state, layout, method)
     if missing or unexpected:
         raise _key_mismatch(source, fmt, layout, missing, unexpected, large_feature_map, origin)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from wsolkit.checkpoints.formats import FORMATS
-from wsolkit.checkpoints.matching import matching_layouts, not_yet_supported
+from wsolkit.checkpoints.matching import matching_layouts
 from wsolkit.checkpoints.rules import CheckpointImportError
 from wsolkit.checkpoints.source import describe, is_state_dict, preview, read_source
 
@@ -83,9 +83,6 @@ def detect(container: object, *, origin: str = "the file") -> tuple[str, str]:
         return chosen, reason
     if not sources:
         raise unreadable[0]
-    not_yet = not_yet_supported(sources[0].state, origin)
-    if not_yet is not None:
-        raise not_yet
     if by_container:  # the container says which format; convert() will say what differs
         return first, f"{reason} (its key names fit none of this format's layouts)"
     keys = sorted(str(k) for k in container)

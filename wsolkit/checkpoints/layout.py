@@ -68,8 +68,6 @@ class SourceFormat:
         records: container keys holding plain metadata worth keeping (architecture, epoch).
         bare: whether a bare state dict (no container) may be this format.
         layouts: the architectures this importer knows.
-        not_yet: ``(key prefix, method)`` of networks the reference has and wsolkit cannot
-            import yet: a file holding such a key is refused with the method's name.
     """
 
     name: str
@@ -81,7 +79,6 @@ class SourceFormat:
     records: tuple[str, ...]
     bare: bool
     layouts: tuple[Layout, ...]
-    not_yet: tuple[tuple[str, str], ...] = ()
 
     @property
     def backbones(self) -> tuple[str, ...]:

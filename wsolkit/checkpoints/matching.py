@@ -17,7 +17,7 @@ from torch import Tensor
 
 from wsolkit import registry
 from wsolkit.checkpoints.formats import FORMATS, Layout
-from wsolkit.checkpoints.rules import CheckpointImportError, invert_key, map_key
+from wsolkit.checkpoints.rules import invert_key, map_key
 from wsolkit.checkpoints.source import SourceWeights
 
 
@@ -82,19 +82,6 @@ def matching_layouts(source: SourceWeights) -> list[tuple[str, Layout]]:
         for layout in fmt.layouts
         if not any(key_differences(source.state, layout)[:2])
     ]
-
-
-def not_yet_supported(state: Mapping[str, Tensor], origin: str) -> CheckpointImportError | None:
-    """The refusal for a network of a method wsolkit does not have yet (ACoL, SPG), if it is one."""
-    for name, fmt in FORMATS.items():
-        for prefix, method in fmt.not_yet:
-            keys = [k for k in state if k.startswith(prefix)]
-            if keys:
-                return CheckpointImportError(
-                    f"{origin} holds a {name} {method} network (keys such as '{keys[0]}'); "
-                    f"wsolkit has no {method} method yet, so it cannot be imported"
-                )
-    return None
 
 
 def fits_text(matches: list[tuple[str, Layout]]) -> str:

@@ -18,6 +18,16 @@ HaS and CutMix build the ``cam`` network).
   ``F.dropout``), the class-map conv is ``SPG_A4``. wsolkit's conv6/conv7 are
   ``Sequential(Dropout, Conv2d, ReLU)`` and its class-map conv ``head.conv``.
   InceptionAdl has the same keys as InceptionCam.
+- ACoL (``VggAcol``, ``ResNetAcol``, ``InceptionAcol``): the trunk as in the CAM
+  network (VGG's max-pools carry no weights, so both feature-map sizes have the
+  same keys) and two classifier branches ``classifier_A`` / ``classifier_B``
+  (conv, ReLU, conv, ReLU, 1×1 conv) = wsolkit's ``head.classifier_a`` / ``_b``.
+- SPG (``VggSpg``, ``ResNetSpg``, ``InceptionSpg``): parts of the trunk are split
+  off as ``SPG_A*`` (VGG: ``SPG_A_1`` = conv4_*, ``SPG_A_2`` = conv5_*, then
+  ``SPG_A_3`` two 3×3 convs and ``SPG_A_4`` the class-map conv; ResNet50:
+  ``SPG_A1`` = layer3's first block, ``SPG_A2`` the other five, ``SPG_A4``;
+  InceptionV3 as its CAM network), and the side branches ``SPG_B_1a``,
+  ``SPG_B_2a``, ``SPG_B_shared``, ``SPG_C`` = wsolkit's ``head.branch_*``.
 """
 
 from __future__ import annotations
@@ -33,6 +43,19 @@ _INCEPTION = (
     Rule("SPG_A3_1b.0.", "backbone.conv6.1."),
     Rule("SPG_A3_2b.0.", "backbone.conv7.1."),
     Rule("SPG_A4.", "backbone.head.conv."),
+    KEEP,
+)
+_ACOL = (
+    Rule("classifier_A.", "backbone.head.classifier_a."),
+    Rule("classifier_B.", "backbone.head.classifier_b."),
+    KEEP,
+)
+# The SPG side branches (the same names in the three SPG networks), then the trunk.
+_SPG_BRANCHES = (
+    Rule("SPG_B_1a.", "backbone.head.branch_b1."),
+    Rule("SPG_B_2a.", "backbone.head.branch_b2."),
+    Rule("SPG_B_shared.", "backbone.head.branch_b_shared."),
+    Rule("SPG_C.", "backbone.head.branch_c."),
     KEEP,
 )
 
@@ -130,23 +153,75 @@ LAYOUTS = (
         large_feature_map=None,
         reference="wsol/inception.py: InceptionAdl",
     ),
-    # ACoL and SPG layouts join here with those methods (see NOT_YET).
+    *(
+        Layout(
+            backbone=backbone,
+            architecture="acol",
+            methods=("acol",),
+            rules=_ACOL,
+            classifier="classifier_A.4.weight",
+            large_feature_map=None,
+            reference=reference,
+        )
+        for backbone, reference in (
+            ("vgg16", f"{_VGG}['acol'][size]))"),
+            ("resnet50", "wsol/resnet.py: ResNetAcol(Bottleneck, [3, 4, 6, 3])"),
+            ("inception_v3", "wsol/inception.py: InceptionAcol"),
+        )
+    ),
+    Layout(
+        backbone="vgg16",
+        architecture="spg",
+        methods=("spg",),
+        # features = conv1_1 … pool3 (0-16); SPG_A_1 = conv4_1 … conv4_3 with their ReLUs
+        # (wsolkit 17-22), SPG_A_2 = conv5_* (24-29; wsolkit's pool4 at 23 is the reference's
+        # F.max_pool2d between them); SPG_A_3 two 3×3 convs, SPG_A_4 the class-map conv.
+        rules=(
+            Rule("SPG_A_1.", "backbone.features.", range(0, 5), +17),
+            Rule("SPG_A_2.", "backbone.features.", range(0, 5), +24),
+            Rule("SPG_A_3.", "backbone.head.main."),
+            Rule("SPG_A_4.", "backbone.head.conv."),
+            *_SPG_BRANCHES,
+        ),
+        classifier="SPG_A_4.weight",
+        large_feature_map=None,
+        reference=f"{_VGG}['spg'][size]))",
+    ),
+    Layout(
+        backbone="resnet50",
+        architecture="spg",
+        methods=("spg",),
+        # _make_layer(split=True) returns layer3 as SPG_A1 (block 0) and SPG_A2 (blocks 1-5).
+        rules=(
+            Rule("SPG_A1.0.", "backbone.layer3.0."),
+            Rule("SPG_A2.", "backbone.layer3.", range(0, 5), +1),
+            Rule("SPG_A4.", "backbone.head.conv."),
+            *_SPG_BRANCHES,
+        ),
+        classifier="SPG_A4.weight",
+        large_feature_map=None,
+        reference="wsol/resnet.py: ResNetSpg(Bottleneck, [3, 4, 6, 3])",
+    ),
+    Layout(
+        backbone="inception_v3",
+        architecture="spg",
+        methods=("spg",),
+        rules=(*_INCEPTION[:-1], *_SPG_BRANCHES),
+        classifier="SPG_A4.weight",
+        large_feature_map=None,
+        reference="wsol/inception.py: InceptionSpg",
+    ),
 )
-# ACoL networks (VggAcol, ResNetAcol, InceptionAcol) carry two classifier branches
-# classifier_A / classifier_B; SPG networks (VggSpg, ResNetSpg, InceptionSpg) the shared
-# side branch SPG_B_shared (besides SPG_A*, SPG_B_1a, SPG_B_2a, SPG_C).
-NOT_YET = (("classifier_B.", "ACoL"), ("SPG_B_shared.", "SPG"))
 
 WSOLEVALUATION = SourceFormat(
     name="wsolevaluation",
     repository="https://github.com/clovaai/wsolevaluation",
-    summary="wsolevaluation's main.py (CVPR 2020): CAM, HaS, CutMix, ADL on VGG16, ResNet50, "
-    "InceptionV3",
+    summary="wsolevaluation's main.py (CVPR 2020): CAM, HaS, CutMix, ACoL, SPG, ADL on VGG16, "
+    "ResNet50, InceptionV3",
     saved_by="main.py: Trainer._torch_save_model",
     container=("architecture", "epoch", "state_dict", "optimizer"),
     weights=(("state_dict", ""),),
     records=("architecture", "epoch"),
     bare=True,
     layouts=LAYOUTS,
-    not_yet=NOT_YET,
 )

@@ -16,9 +16,9 @@ EPILOG = """
 
 - `wsolevaluation` — github.com/clovaai/wsolevaluation, `main.py`'s
   `{architecture, epoch, state_dict, optimizer}` (or a bare state dict). CAM, HaS and
-  CutMix (one network) and ADL on VGG16, ResNet50 and InceptionV3: key renames only (ADL's
-  layers shift the indices after them; InceptionV3's `SPG_A*` blocks become wsolkit's
-  `conv6`/`conv7`/head). ACoL and SPG files are recognised and refused for now.
+  CutMix (one network), ACoL, SPG and ADL on VGG16, ResNet50 and InceptionV3: key renames
+  only (ADL's layers shift the indices after them; the `SPG_A*` blocks go back into
+  wsolkit's trunk and head; ACoL's `classifier_A`/`_B` are its two heads).
 - `bridging-gap` — github.com/ejkim47/bridging-gap-wsol, its trainer's `{state_dict}`:
   the vanilla networks (wsolevaluation's keys) and `drop` = aligned EIL, VGG16 and ResNet50
   (its split `features` / `layer4_*` modules renamed).

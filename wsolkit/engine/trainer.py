@@ -226,7 +226,10 @@ class Trainer:
             images = images.contiguous(memory_format=torch.channels_last)
         images, targets = self.built.method.prepare_batch(images, labels)
         with self.precision.autocast():
-            outputs = self.ddp(images)
+            if self.built.model.takes_labels:  # e.g. ACoL erases the labelled class's region
+                outputs = self.ddp(images, targets.labels)
+            else:
+                outputs = self.ddp(images)
             losses = self.built.method.losses(
                 outputs, targets, epoch=epoch, warm_epochs=self.settings.optim.warm_epochs
             )

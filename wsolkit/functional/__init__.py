@@ -7,6 +7,7 @@ formula. The names in SPEC.md §5 (``feature_alignment_loss``,
 
 from __future__ import annotations
 
+from wsolkit.functional.acol import acol_cam, acol_erase, acol_erasing_mask
 from wsolkit.functional.adl import adl_drop_mask, adl_importance_map, attention_based_dropout
 from wsolkit.functional.alignment import (
     NORM_REGIONS,
@@ -17,6 +18,7 @@ from wsolkit.functional.alignment import (
     masked_mean,
     minmax_normalize,
 )
+from wsolkit.functional.attention import class_attention, normalize_maps, select_maps
 from wsolkit.functional.augment import (
     cutmix,
     cutmix_box,
@@ -33,15 +35,25 @@ from wsolkit.functional.erasing import (
     eil_erase,
     eil_erasing_mask,
 )
+from wsolkit.functional.spg import (
+    spg_guidance_mask,
+    spg_losses,
+    spg_mask_loss,
+    upsample_maps,
+)
 
 __all__ = [
     "NORM_REGIONS",
+    "acol_cam",
+    "acol_erase",
+    "acol_erasing_mask",
     "adl_drop_mask",
     "adl_importance_map",
     "attention_based_dropout",
     "attentive_drop",
     "attentive_drop_mask",
     "class_activation_map",
+    "class_attention",
     "cosine_similarity_map",
     "cutmix",
     "cutmix_box",
@@ -56,5 +68,11 @@ __all__ = [
     "masked_mean",
     "minmax_normalize",
     "mixed_cross_entropy",
+    "normalize_maps",
     "sample_beta",
+    "select_maps",
+    "spg_guidance_mask",
+    "spg_losses",
+    "spg_mask_loss",
+    "upsample_maps",
 ]

@@ -1,7 +1,7 @@
 """WSOL methods: hyperparameters, the model a method trains, its losses and CAMs.
 
-Built-ins (``cam``, ``has``, ``cutmix``, ``adl``, ``eil``, ``aligned-eil`` alias
-``bridging-gap``) are registered under the ``wsolkit.methods`` entry-point
+Built-ins (``cam``, ``has``, ``cutmix``, ``adl``, ``acol``, ``spg``, ``eil``,
+``aligned-eil`` alias ``bridging-gap``) are registered under the ``wsolkit.methods`` entry-point
 group like any plugin; the interface is :class:`~wsolkit.methods.base.WsolMethod`.
 """
 

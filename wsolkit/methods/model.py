@@ -9,7 +9,7 @@ every model returns ``{"logits", "features"}`` from the plain (unerased) path.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -30,7 +30,12 @@ class WsolModel(nn.Module):
 
     Attributes:
         backbone: the :class:`~wsolkit.backbones.base.Backbone`.
+        takes_labels: the training forward needs the ground-truth labels
+            (``model(images, labels)``, e.g. ACoL erases the labelled class's region); the
+            trainer then passes them.
     """
+
+    takes_labels: ClassVar[bool] = False
 
     def __init__(self, backbone: Backbone) -> None:
         super().__init__()

@@ -138,7 +138,7 @@ def train_step(
         f"prepare_batch returned images {describe(prepared)} for input {describe(images)}",
     )
     subject.expect(isinstance(targets, Targets), f"prepare_batch returned {describe(targets)}")
-    outputs = model(prepared)
+    outputs = model(prepared, targets.labels) if model.takes_labels else model(prepared)
     features = _check_training_outputs(subject, model, outputs, num_classes)
     losses = method.losses(outputs, targets, epoch=1, warm_epochs=1)
     values = _finite_scalars(subject, losses)
