@@ -75,9 +75,7 @@ def test_published_aligned_eil_values(name: str, expected: dict[str, float]) -> 
     assert settings.eval.cam_curve_interval == 0.005
 
 
-WSOLEVALUATION = sorted(
-    (Path(__file__).parents[1] / "configs").glob("*-cam-wsolevaluation.yaml")
-)
+WSOLEVALUATION = sorted((Path(__file__).parents[1] / "configs").glob("*-cam-wsolevaluation.yaml"))
 
 
 @pytest.mark.parametrize("path", WSOLEVALUATION, ids=lambda p: p.name)
@@ -89,7 +87,10 @@ def test_wsolevaluation_schedules(path: Path) -> None:
         (10, 32, 0.00227913316, 3, 5e-4) if readme else (40, 64, 0.01, 30, 1e-4)
     )
     assert (s.lr_schedule, s.lr_decay_rate, s.lr_classifier_ratio, s.warm_epochs) == (
-        "frequency", 0.1, 10, 0
+        "frequency",
+        0.1,
+        10,
+        0,
     )
     assert s.classifier_groups == "wsolevaluation" and s.nesterov and s.momentum == 0.9
     assert load_settings(path).eval.cam_curve_interval == 0.001

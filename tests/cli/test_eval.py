@@ -217,6 +217,9 @@ def test_eval_needs_exactly_one_source(tmp_path) -> None:
     runner = CliRunner()
     for args in ([], ["--scoremaps", str(tmp_path), "--cams", str(tmp_path / "x.h5")]):
         result = runner.invoke(app, ["eval", *args])
-        assert result.exit_code == 2 and "exactly one of RUN_DIR|CHECKPOINT, --scoremaps" in result.output
+        assert (
+            result.exit_code == 2
+            and "exactly one of RUN_DIR|CHECKPOINT, --scoremaps" in result.output
+        )
     result = runner.invoke(app, ["eval", "--scoremaps", str(tmp_path)])
     assert result.exit_code == 2 and "needs --metadata" in result.output

@@ -58,7 +58,9 @@ def test_the_val_split_gives_the_best_epochs_validation(run, tmp_path) -> None:
     run = Path(shutil.copytree(run, tmp_path / "r"))
     summary = json.loads((run / "summary.json").read_text())
     val = next(
-        r["val"] for r in records(run) if r["kind"] == "epoch" and r["epoch"] == summary["best_epoch"]
+        r["val"]
+        for r in records(run)
+        if r["kind"] == "epoch" and r["epoch"] == summary["best_epoch"]
     )
     scores = evaluate_checkpoint(run, split="val", device="cpu").report.scores().to_json()
     assert scores["localization"]["max_box_acc"] == val["localization"]["max_box_acc"]

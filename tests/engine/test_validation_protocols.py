@@ -53,7 +53,9 @@ def test_training_records_val_taus_and_reads_test_at_them(run) -> None:
     assert at_tau["taus"] == best["val_tau"]
     curves = summary["test"]["best"]["localization"]["curves"]
     for level, tau in at_tau["taus"]["box"].items():  # the test curve read at val's τ
-        index = min(range(len(curves["thresholds"])), key=lambda i: abs(curves["thresholds"][i] - tau))
+        index = min(
+            range(len(curves["thresholds"])), key=lambda i: abs(curves["thresholds"][i] - tau)
+        )
         assert at_tau["box_acc"][level] == curves["box_acc"][level][index]
     assert at_tau["mean"] == sum(at_tau["box_acc"].values()) / 3
     assert 0 <= at_tau["mask"]["iou"] <= 100
@@ -111,7 +113,9 @@ def test_per_class_val_budgets_are_seeded_and_recorded(data, tmp_path) -> None:
     assert other.stdout.strip().split(",") == chosen  # another process, the same draw
     assert per_class(val, 2, seed=4) != chosen
     summary = train(
-        overrides=tiny_overrides(data, tmp_path, "b", **{"data.val_per_class": 2, "runtime.seed": 3})
+        overrides=tiny_overrides(
+            data, tmp_path, "b", **{"data.val_per_class": 2, "runtime.seed": 3}
+        )
     )
     assert summary is not None
     written = (tmp_path / "b" / "val_ids.txt").read_text().split()

@@ -91,7 +91,9 @@ def test_box_evaluator_errors_name_the_problem() -> None:
     with pytest.raises(DataError, match="is 16x16, expected 32x32"):
         evaluator.accumulate(np.zeros((16, 16)), "c/0.jpg")
     with pytest.raises(ValueError, match="different thresholds"):
-        evaluator.merge_state(BoxEvaluator(_box_split(1), EvalProtocol(cam_curve_interval=0.01)).state())
+        evaluator.merge_state(
+            BoxEvaluator(_box_split(1), EvalProtocol(cam_curve_interval=0.01)).state()
+        )
 
 
 def test_histogram_equals_numpy_on_edges_and_random_scores() -> None:

@@ -112,7 +112,9 @@ def test_piou_and_pixel_scores_at_a_threshold_by_hand(tmp_path: Path) -> None:
     flat[fg[:100]] = 0.8  # 200 foreground pixels in all at 20×20
     flat[fg[100:]] = 0.4
     flat[bg[:40]] = 0.4
-    evaluator = MaskEvaluator(meta, EvalProtocol(eval_size=20, cam_curve_interval=0.1), mask_root=tmp_path)
+    evaluator = MaskEvaluator(
+        meta, EvalProtocol(eval_size=20, cam_curve_interval=0.1), mask_root=tmp_path
+    )
     evaluator.accumulate(scoremap, "a.jpg")
     result = evaluator.compute()
     # τ ≤ 0.4: tp 200, fp 40, fn 0 → IoU 200/240; τ in (0.4, 0.8]: tp 100, fp 0, fn 100 → 1/2.

@@ -84,8 +84,7 @@ def evaluate(
     iou_thresholds: str | None = typer.Option(
         None,
         "--iou-thresholds",
-        help="IoU levels in percent, comma-separated; the mean is MaxBoxAccV2. "
-        "[default: 30,50,70]",
+        help="IoU levels in percent, comma-separated; the mean is MaxBoxAccV2. [default: 30,50,70]",
         show_default=False,
     ),
     single_contour: bool = typer.Option(
@@ -94,8 +93,7 @@ def evaluate(
     eval_size: int | None = typer.Option(
         None,
         "--eval-size",
-        help="Evaluation resolution S; score maps must be S×S. [default: 224; a CAM store's "
-        "own]",
+        help="Evaluation resolution S; score maps must be S×S. [default: 224; a CAM store's own]",
         show_default=False,
     ),
     tau_from: Path | None = typer.Option(

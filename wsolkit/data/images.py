@@ -209,8 +209,6 @@ def _scale_float(image: Any, path: Path) -> Any:
     return np.floor(values * 255 + 0.5).astype(np.uint8)
 
 
-
-
 def read_headers(
     paths: Sequence[Path],
     *,

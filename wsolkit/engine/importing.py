@@ -68,9 +68,7 @@ def import_checkpoint(
     if source_format == "auto":
         source_format, detected = detect(container, origin=origin)
     elif source_format not in FORMATS:
-        raise UsageError(
-            f"--from {source_format}: use auto or one of {', '.join(sorted(FORMATS))}"
-        )
+        raise UsageError(f"--from {source_format}: use auto or one of {', '.join(sorted(FORMATS))}")
     source = read_source(container, source_format, origin=origin)
     converted = convert(
         source,

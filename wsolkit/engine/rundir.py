@@ -93,9 +93,10 @@ class RunDir:
         """Append one JSON line and flush it to disk (a full disk is a one-line error; a torn
         last line is dropped when the file is read)."""
         line = json.dumps(record, sort_keys=False, default=_jsonable) + "\n"
-        with write_guard(self.metrics_file, "metrics file"), open(
-            self.metrics_file, "a", encoding="utf-8"
-        ) as fh:
+        with (
+            write_guard(self.metrics_file, "metrics file"),
+            open(self.metrics_file, "a", encoding="utf-8") as fh,
+        ):
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())

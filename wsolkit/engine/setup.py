@@ -178,9 +178,7 @@ def _with_dataset_defaults(settings: Settings) -> Settings:
     method = _with_method_defaults(settings.method, spec)
     if not updates and method is settings.method:
         return settings
-    return settings.model_copy(
-        update={"data": data.model_copy(update=updates), "method": method}
-    )
+    return settings.model_copy(update={"data": data.model_copy(update=updates), "method": method})
 
 
 def _with_method_defaults(method: MethodSettings, spec: Any) -> MethodSettings:

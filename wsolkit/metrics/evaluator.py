@@ -277,8 +277,7 @@ class ClassificationAccuracy:
         labels = np.asarray(labels).reshape(-1)
         if top_classes.ndim != 2 or top_classes.shape[0] != labels.shape[0]:
             raise ValueError(
-                f"top_classes must be B×k and labels B, got {top_classes.shape} and "
-                f"{labels.shape}"
+                f"top_classes must be B×k and labels B, got {top_classes.shape} and {labels.shape}"
             )
         hit = top_classes[:, : max(self.topk)] == labels[:, None]
         for i, k in enumerate(self.topk):

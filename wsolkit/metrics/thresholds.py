@@ -18,9 +18,7 @@ from wsolkit.metrics.scores import AtTaus, PixelScores, Taus
 __all__ = ["AtTaus", "PixelScores", "Taus", "at_taus"]
 
 
-def at_taus(
-    taus: Taus, box: LocalizationResult | None, mask: MaskResult | None
-) -> AtTaus:
+def at_taus(taus: Taus, box: LocalizationResult | None, mask: MaskResult | None) -> AtTaus:
     """The box and mask results read at ``taus`` (a threshold off the sweep is an error)."""
     out = AtTaus(taus=taus)
     if box is not None and taus.box is not None:

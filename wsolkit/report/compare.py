@@ -28,6 +28,8 @@ def legend_of(rows: list[CompareRow]) -> str:
     """The legend of the metric columns these rows show."""
     shown = {key for key, _ in visible_metrics(rows)}
     return legend(tuple(c for c in SplitScores.columns() if c.key in shown))
+
+
 LABELS: tuple[tuple[str, str], ...] = (
     ("name", "run"),
     ("dataset", "dataset"),

@@ -26,6 +26,7 @@ IMAGE_EXTENSIONS = frozenset(
 SPLITS = ("train", "val", "test")
 DEFAULT_OUT_NAME = "wsolkit"
 
+
 def is_image(path: Path) -> bool:
     """An image file by its extension (case-insensitive), hidden files excluded."""
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
