@@ -23,6 +23,26 @@ def test_builtins_register_through_entry_points() -> None:
         registry.datasets.names()
     )
     assert registry.backbones.package_of("vgg16") == "wsolkit"
+    assert {
+        "cam",
+        "grad-cam",
+        "grad-cam++",
+        "xgrad-cam",
+        "layer-cam",
+        "score-cam",
+        "eigen-cam",
+        "bagcams",
+    } <= set(registry.extractors.names())
+    assert registry.extractors.package_of("grad-cam++") == "wsolkit"
+    assert list(registry.REGISTRIES) == ["backbones", "methods", "datasets", "extractors"]
+
+
+def test_unknown_extractor_lists_them_and_points_to_the_listing() -> None:
+    with pytest.raises(PluginError) as info:
+        registry.extractors.load("gradcam")
+    message = str(info.value)
+    assert "unknown extractor 'gradcam'. Did you mean 'grad-cam'?" in message
+    assert "bagcams" in message and "(see `wsolkit list extractors`)" in message
 
 
 def test_available_filters_with_wildcards() -> None:

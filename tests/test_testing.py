@@ -1,7 +1,7 @@
 """wsolkit.testing: the conformance checks pass on every built-in and catch broken plugins.
 
 Like torchvision's ``test_models.py`` the checks run over the registry (wsolkit's
-own backbones and methods, aliases of methods included); the dicts of what each
+own backbones, methods and extractors, aliases of methods included); the dicts of what each
 backbone must show are checked to cover the registry exactly. The heavy
 backbones take 6–30 s each on a CPU and are marked slow. The negative tests
 break one thing at a time in a copy of ``tiny`` (or a fake method) and expect
@@ -11,7 +11,7 @@ the message that names it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 import torch
@@ -21,10 +21,18 @@ from torch import Tensor, nn
 
 from wsolkit.backbones import StageInfo
 from wsolkit.backbones.tiny import Tiny
+from wsolkit.extractors.gradients import GradCAM
 from wsolkit.methods import IncompatibleBackboneError, WsolMethod
 from wsolkit.methods.cam import CAM
-from wsolkit.registry import backbones, methods
-from wsolkit.testing import BareBackbone, builtin_methods, check_backbone, check_method
+from wsolkit.registry import backbones, extractors, methods
+from wsolkit.testing import (
+    BareBackbone,
+    builtin_extractors,
+    builtin_methods,
+    check_backbone,
+    check_extractor,
+    check_method,
+)
 
 BUILTIN_BACKBONES = builtin_names(backbones)
 BUILTIN_METHODS = [n for n in methods.names() if methods.package_of(n) == "wsolkit"]  # + aliases
@@ -360,3 +368,122 @@ def test_bare_backbone_is_refused_by_every_method_with_requirements() -> None:
                 method.build(BareBackbone(num_classes=3))
         else:
             method.build(bare)
+
+
+# -- extractors ------------------------------------------------------------------------------
+
+# Whether each built-in extractor reads inner stages (cam reads the final feature map only).
+INNER_STAGES: dict[str, bool] = {
+    "bagcams": True,
+    "cam": False,
+    "eigen-cam": True,
+    "grad-cam": True,
+    "grad-cam++": True,
+    "layer-cam": True,
+    "score-cam": True,
+    "xgrad-cam": True,
+}
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Small tensors: one intra-op thread (a shared CPU makes two threads' barriers slow)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_extractor_table_covers_the_builtins() -> None:
+    assert_covers(INNER_STAGES, extractors, "INNER_STAGES in tests/test_testing.py")
+    assert builtin_extractors() == builtin_names(extractors)
+
+
+@pytest.mark.parametrize("name", builtin_names(extractors))
+def test_builtin_extractor_conforms(name: str, one_thread: None) -> None:
+    report = check_extractor(name)
+    assert report.extractor == name and report.backbone == "tiny"
+    assert (report.inner_stage == "conv4") is INNER_STAGES[name]
+    assert set(report.map_sizes.values()) == {(16, 16)}
+    assert report.needs_gradients is extractors.load(name).needs_gradients
+
+
+def test_extractor_with_params_on_another_method(one_thread: None) -> None:
+    report = check_extractor("bagcams", params={"published_pipeline": True}, method="acol")
+    assert report.map_sizes == {None: (64, 64), "conv3": (64, 64)}  # ACoL ends tiny at conv4
+
+
+class InputSize(GradCAM):
+    name = "input-size"
+    description = "Returns maps resized to the input, but map_shape says the stage's size."
+
+    def maps(self, activations, gradients, images):  # type: ignore[no-untyped-def]
+        maps = super().maps(activations, gradients, images)
+        return nn.functional.interpolate(maps, size=images.shape[-2:])
+
+
+class NoAutograd(GradCAM):
+    name = "no-autograd"
+    description = "Computes gradients without re-enabling autograd."
+
+    def gradients(self, backbone, images, index, stage):  # type: ignore[no-untyped-def]
+        acts = backbone.forward_stages(images, through=stage)
+        logits = backbone.head(backbone.forward_stages(acts, after=stage))
+        (grad,) = torch.autograd.grad(logits[:, 0].sum(), acts)
+        return acts, grad[:, None], logits
+
+
+class TouchesGrads(GradCAM):
+    name = "touches-grads"
+    description = "Calls backward(), which fills every parameter's .grad."
+
+    def gradients(self, backbone, images, index, stage):  # type: ignore[no-untyped-def]
+        with torch.inference_mode(False), torch.enable_grad():
+            acts = backbone.forward_stages(images.clone(), through=stage)
+            acts.retain_grad()
+            logits = backbone.head(backbone.forward_stages(acts, after=stage))
+            grads = []
+            for j in range(index.shape[1]):
+                logits.gather(1, index[:, j : j + 1]).sum().backward(retain_graph=True)
+                grads.append(acts.grad.clone())
+                acts.grad = None
+        return acts.detach(), torch.stack(grads, 1), logits.detach()
+
+
+class BatchNormalized(GradCAM):
+    name = "batch-normalized"
+    description = "Divides the maps by the batch's maximum."
+
+    def maps(self, activations, gradients, images):  # type: ignore[no-untyped-def]
+        maps = super().maps(activations, gradients, images)
+        return maps / maps.max().clamp(min=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("cls", "message"),
+    [
+        (
+            InputSize,
+            r"\[classes B\]: maps tensor of shape \(2, 1, 64, 64\), expected \(2, 1, 16, 16\)",
+        ),
+        (NoAutograd, r"extract\(\) under torch.inference_mode\(\) raised RuntimeError"),
+        (TouchesGrads, r"a parameter's .grad changed"),
+        (BatchNormalized, r"an image's map depends on the other images of the batch"),
+    ],
+)
+def test_catches_broken_extractors(cls: type, message: str, one_thread: None) -> None:
+    with pytest.raises(AssertionError, match=message):
+        check_extractor(cls)
+
+
+def test_catches_a_multi_line_description_and_lax_params() -> None:
+    two_lines = type("TwoLines", (GradCAM,), {"name": "two-lines", "description": "a\nb"})
+    with pytest.raises(AssertionError, match="'description' must be one non-empty line"):
+        check_extractor(two_lines)
+    lax = type("Lax", (GradCAM,), {"name": "lax", "Params": LaxParamsModel})
+    with pytest.raises(
+        AssertionError, match="Params must subclass wsolkit.extractors.ExtractorParams"
+    ):
+        check_extractor(lax)

@@ -1,8 +1,9 @@
-"""Entry-point registries for backbones, methods and datasets.
+"""Entry-point registries for backbones, methods, datasets and score-map extractors.
 
 Built-in plugins are declared in wsolkit's own ``pyproject.toml`` under the
-groups ``wsolkit.backbones``, ``wsolkit.methods`` and ``wsolkit.datasets``,
-exactly as a third-party package declares its own: there is no other way in.
+groups ``wsolkit.backbones``, ``wsolkit.methods``, ``wsolkit.datasets`` and
+``wsolkit.extractors``, exactly as a third-party package declares its own:
+there is no other way in.
 
 Discovery reads entry-point metadata only (a few milliseconds, nothing is
 imported); a plugin is imported on first use. A plugin that fails to import is
@@ -353,11 +354,13 @@ class _Describer:
 backbones = Registry("wsolkit.backbones", "backbone")
 methods = Registry("wsolkit.methods", "method")
 datasets = Registry("wsolkit.datasets", "dataset")
+extractors = Registry("wsolkit.extractors", "extractor")
 
 REGISTRIES: dict[str, Registry] = {
     "backbones": backbones,
     "methods": methods,
     "datasets": datasets,
+    "extractors": extractors,
 }
 
 

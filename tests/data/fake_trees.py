@@ -62,6 +62,44 @@ def make_cub(root: Path, per_class: int = 4) -> Path:
     return root
 
 
+def cub_test_images(root: Path) -> list[str]:
+    """The test images (``is_train`` 0) of a CUB_200_2011 folder, as paths of images.txt."""
+    paths = dict(line.split() for line in (root / "images.txt").read_text().splitlines())
+    flags = dict(line.split() for line in (root / "train_test_split.txt").read_text().splitlines())
+    return [path for image_id, path in paths.items() if flags[image_id] == "0"]
+
+
+def write_cub_masks(root: Path, folder: Path, *, cubmask: bool = False) -> Path:
+    """One PNG mask per test image of the CUB folder ``root``; returns ``folder`` (``--masks``).
+
+    The layout of the official ``segmentations/`` (``folder/<class>/<image>.png``), or
+    with ``cubmask`` DA-WSOL's ``CUBMask`` (``folder/imgs/`` copies of the test images,
+    ``folder/masks/<class>/<image>.png``). A mask is the image's size: 255 inside the
+    box of ``bounding_boxes.txt``, a one-pixel rim of 128 around it (the soft edge of
+    the official masks), 0 elsewhere.
+    """
+    boxes = {}
+    ids = dict(line.split() for line in (root / "images.txt").read_text().splitlines())
+    for line in (root / "bounding_boxes.txt").read_text().splitlines():
+        image_id, *xywh = line.split()
+        x, y, w, h = (float(v) for v in xywh)
+        boxes[ids[image_id]] = (int(x), int(y), int(x + w), int(y + h))
+    masks = folder / "masks" if cubmask else folder
+    for path in cub_test_images(root):
+        with Image.open(root / "images" / path) as image:
+            size = image.size
+        if cubmask:
+            write_image(folder / "imgs" / path, size)
+        x0, y0, x1, y1 = boxes[path]
+        mask = Image.new("L", size, 0)
+        mask.paste(128, (max(x0 - 1, 0), max(y0 - 1, 0), x1 + 1, y1 + 1))
+        mask.paste(255, (x0, y0, x1, y1))
+        target = (masks / path).with_suffix(".png")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mask.save(target)
+    return folder
+
+
 def make_folder(root: Path, classes: dict[str, int], ext: str = ".jpg") -> Path:
     """``root/<class>/img<k><ext>`` for each class with the given image count (size 32+k × 24+k)."""
     for name, count in classes.items():

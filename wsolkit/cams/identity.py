@@ -108,6 +108,10 @@ def _describe(key: str, before: Any, now: Any) -> str:
     if key == "settings":
         where = _first_settings_difference(str(before), str(now))
         return "was made with other settings" + (f" ({where})" if where else "")
+    if key in ("extractor", "stage") and not before:
+        before = "cam" if key == "extractor" else "the final feature map"
+    if key == "stage" and not now:
+        now = "the final feature map"
     return f"was made for {key} '{before}', not '{now}'"
 
 

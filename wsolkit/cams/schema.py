@@ -68,6 +68,10 @@ class Provenance:
     what produced the maps (``"model"``, or the score-map folder an import read);
     ``metadata`` is the metadata split folder the ids and labels came from (a
     hint for evaluation; not compared on resume, since folders move).
+    ``extractor`` names the score-map extractor (``cam``: the method's own map;
+    ``grad-cam``, ``bagcams``, …), ``stage`` the backbone stage it explained (empty:
+    the final feature map) and ``extractor_params`` its hyperparameters as JSON;
+    stores written before extractors existed read as ``cam`` at the final map.
     ``extra`` holds any further JSON-able facts (stored as one JSON attribute).
     """
 
@@ -81,6 +85,9 @@ class Provenance:
     input_size: int = 0
     eval_size: int = 0
     source: str = "model"
+    extractor: str = "cam"
+    stage: str = ""
+    extractor_params: str = ""
     metadata: str = ""
     wsolkit_version: str = __version__
     created: str = field(default_factory=now_iso)
@@ -97,6 +104,9 @@ class Provenance:
         "input_size",
         "eval_size",
         "source",
+        "extractor",
+        "stage",
+        "extractor_params",
     )
 
     @classmethod

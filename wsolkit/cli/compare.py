@@ -79,7 +79,7 @@ def _gallery(rows: list, path: Path, images: int) -> None:
     from wsolkit.cams import CamStore
     from wsolkit.cams.evaluate import store_metadata
     from wsolkit.errors import UsageError
-    from wsolkit.report.compare import groups
+    from wsolkit.report.compare import groups, maps_title
     from wsolkit.report.overlays import gallery, write_png
 
     stores = [r for r in rows if r.source.endswith((".h5", ".hdf5"))]
@@ -92,7 +92,7 @@ def _gallery(rows: list, path: Path, images: int) -> None:
         root = first.data_source().image_root
     picture = gallery(
         [Path(r.source) for r in stores],
-        [r.name for r in stores],
+        [maps_title(r) for r in stores],
         root,
         meta,
         images,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from wsolkit.cli._app import command_app, err_console, out_console
 from wsolkit.cli._bars import progress_bar
+from wsolkit.cli.export import parse_params
 from wsolkit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ EPILOG = """
 - `wsolkit eval runs/my-run --split val --checkpoint last --json`
 - `wsolkit eval imported.pt --data ~/data/CUB_200_2011/wsolkit` — a checkpoint of
   `wsolkit import-checkpoint` on a prepared dataset.
+- `wsolkit eval dawsol-cub.pt --extractor bagcams` — post-hoc BagCAMs maps of a checkpoint
+  (cached in eval-test-dawsol-cub-bagcams.h5).
 - `wsolkit eval --cams runs/my-run/cams-test-best.h5` — a CAM store: no model, no images.
 - `wsolkit eval --scoremaps runs/x/scoremaps/test --metadata metadata/CUB/test` — MaxBoxAccV2
   (multi-contour, IoU 30/50/70) and the best CAM threshold per IoU level.
@@ -105,6 +108,18 @@ def evaluate(
     tau: float | None = typer.Option(
         None, "--tau", min=0.0, max=1.0, help="Read this split also at this CAM threshold."
     ),
+    extractor: str = typer.Option(
+        "cam",
+        "--extractor",
+        help="With a run or checkpoint: the score maps to evaluate, cam (the method's own) or "
+        "a post-hoc extractor (grad-cam, bagcams, …; see `wsolkit export-cams --help`).",
+    ),
+    stage: str | None = typer.Option(
+        None, "--stage", help="With --extractor: the backbone stage it explains."
+    ),
+    extractor_param: list[str] = typer.Option(
+        [], "--extractor-param", help="With --extractor: KEY=VALUE (repeatable)."
+    ),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes that evaluate maps."),
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object (metrics and full curves) to stdout."
@@ -126,6 +141,11 @@ def evaluate(
         raise UsageError(f"--checkpoint {checkpoint}: use best or last")
     if tau is not None and tau_from is not None:
         raise UsageError("give --tau or --tau-from, not both")
+    if target is None and (extractor != "cam" or stage is not None or extractor_param):
+        raise UsageError(
+            "--extractor, --stage and --extractor-param need a run directory or checkpoint: "
+            "the maps are computed from the model"
+        )
     flags = {
         "cam_curve_interval": ("--cam-curve-interval", cam_curve_interval),
         "iou_thresholds": (
@@ -138,7 +158,12 @@ def evaluate(
     protocol = EvalProtocol.from_flags(flags)  # every flag is checked before anything is read
     if target is not None:
         given = {name: value for name, (_, value) in flags.items() if value is not None}
-        report = _evaluate_checkpoint(target, split, checkpoint, data, device, given, workers)
+        maps = {
+            "extractor": extractor,
+            "stage": stage,
+            "extractor_params": parse_params(extractor_param, "--extractor-param"),
+        }
+        report = _evaluate_checkpoint(target, split, checkpoint, data, device, given, workers, maps)
     elif cams is not None:
         report = _evaluate_store(cams, metadata, mask_root, flags, workers)
     elif metadata is None:
@@ -194,6 +219,7 @@ def _evaluate_checkpoint(
     device: str | None,
     protocol: dict[str, object],
     workers: int,
+    maps: dict[str, Any],
 ) -> EvaluationReport:
     from wsolkit.engine.rescore import evaluate_checkpoint
 
@@ -207,6 +233,7 @@ def _evaluate_checkpoint(
             device=device,
             eval_workers=workers,
             progress=progress,
+            **maps,
         )
     how = "cached CAMs reused" if done.reused else "CAMs exported"
     err_console.print(f"[dim]{done.checkpoint} on {split}: {how} in {done.store}[/]")

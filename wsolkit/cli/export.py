@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -22,6 +23,17 @@ EPILOG = """
 - `wsolkit export-cams runs/my-run --split val --checkpoint last --topk 5`
 - `wsolkit export-cams runs/my-run --overlays 16 overlays/` — and 16 overlay PNGs
 - `wsolkit eval --cams runs/my-run/cams-test-best.h5` — every metric from the store alone.
+- `wsolkit export-cams runs/my-run --extractor grad-cam --stage layer3` — post-hoc maps,
+  → runs/my-run/cams-test-best-grad-cam-layer3.5.h5 (`wsolkit list extractors`)
+- `wsolkit export-cams dawsol-cub.pt --extractor bagcams` — BagCAMs at its default stage
+- `wsolkit compare runs/my-run/cams-test-best*.h5 --gallery g.png` — one column per extractor
+
+**Extractors.** `cam` (the default) stores the method's own CAMs. The others compute maps
+after training, from one forward pass (and one gradient, where they need it) at a backbone
+stage (`--stage`: a stage name such as `layer3.5`, or a group such as `layer3` for its last
+block; default: the extractor's): `grad-cam`, `grad-cam++`, `xgrad-cam`, `layer-cam`,
+`eigen-cam`, `score-cam` (one forward pass per channel of the stage: hundreds to
+thousands per image) and `bagcams`. Their hyperparameters: `--extractor-param KEY=VALUE`.
 
 Run the same command again after an interruption or a full disk: it continues where it
 stopped.
@@ -52,6 +64,25 @@ def export_cams(
     amp: str | None = typer.Option(None, help="off | bf16 | fp16 (CUDA)."),
     workers: int | None = typer.Option(None, min=0, help="DataLoader workers."),
     overwrite: bool = typer.Option(False, help="Replace a store made by another checkpoint."),
+    extractor: str = typer.Option(
+        "cam",
+        "--extractor",
+        help="Score-map extractor: cam (the method's own CAMs) or a post-hoc one (grad-cam, "
+        "grad-cam++, xgrad-cam, layer-cam, score-cam, eigen-cam, bagcams; `wsolkit list "
+        "extractors`).",
+    ),
+    stage: str | None = typer.Option(
+        None,
+        "--stage",
+        help="Backbone stage the extractor explains (e.g. layer3.5, or layer3 for its last "
+        "block; default: the extractor's own, mostly the final feature map).",
+    ),
+    extractor_param: list[str] = typer.Option(
+        [],
+        "--extractor-param",
+        help="KEY=VALUE hyperparameter of the extractor (repeatable), e.g. "
+        "published_pipeline=true for bagcams.",
+    ),
     overlays: tuple[int, Path] | None = typer.Option(
         None, help="N DIR: PNG overlays of the first N images (heat map, GT and predicted box)."
     ),
@@ -85,6 +116,9 @@ def export_cams(
         amp=amp,
         workers=workers,
         overwrite=overwrite,
+        extractor=extractor,
+        stage=stage,
+        extractor_params=parse_params(extractor_param, "--extractor-param"),
     )
     try:
         with progress_bar("export") as progress:
@@ -129,13 +163,35 @@ def _same_command(
         ("--amp", options.amp, None),
         ("--workers", options.workers, None),
         ("--threshold", threshold, None),
+        ("--extractor", options.extractor, "cam"),
+        ("--stage", options.stage, None),
     ]
     for flag, value, default in given:
         if value != default:
             words += [flag, str(value)]
+    for key, value in options.extractor_params.items():
+        words += ["--extractor-param", f"{key}={json.dumps(value)}"]
     if overlays is not None:
         words += ["--overlays", str(overlays[0]), str(overlays[1])]
     return shlex.join(words)
+
+
+def parse_params(assignments: list[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` words into a dict, each value read as YAML (``true``, ``0.5``, ``[1, 2]``)."""
+    import yaml
+
+    from wsolkit.errors import UsageError
+
+    params: dict[str, Any] = {}
+    for text in assignments:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip() or not raw.strip():
+            raise UsageError(f"{flag} '{text}': expected KEY=VALUE, e.g. {flag} chunk=64")
+        try:
+            params[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            params[key.strip()] = raw
+    return params
 
 
 def _overlays(store: Path, count: int, folder: Path, threshold: float | None) -> tuple[int, float]:

@@ -15,6 +15,7 @@ class Kind(str, Enum):
     backbones = "backbones"
     methods = "methods"
     datasets = "datasets"
+    extractors = "extractors"
 
 
 app = command_app()
@@ -23,7 +24,7 @@ app = command_app()
 @app.command("list")
 def list_plugins(
     kind: Kind | None = typer.Argument(
-        None, help="backbones, methods or datasets (default: all three)."
+        None, help="backbones, methods, datasets or extractors (default: all four)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     check: bool = typer.Option(
@@ -32,7 +33,7 @@ def list_plugins(
         help="Import every plugin to check that it loads, and refresh the cached descriptions.",
     ),
 ) -> None:
-    """List registered backbones, methods and datasets with their package and status.
+    """List registered backbones, methods, datasets and extractors with their package and status.
 
     A plugin that fails to import is listed with status **failed** and its error;
     nothing else is affected.
@@ -41,7 +42,7 @@ def list_plugins(
     imports neither the plugins nor torch; a plugin is described again when its
     files or the installed packages change. `--check` imports every plugin.
 
-    Examples: `wsolkit list methods`, `wsolkit list --json`, `wsolkit list --check`.
+    Examples: `wsolkit list methods`, `wsolkit list extractors --json`, `wsolkit list --check`.
     """
     from wsolkit.registry import plugin_listing
 

@@ -73,6 +73,14 @@ def cub(
         "metadata/CUB/val/localization.txt (or its folder). [default: CUBV2/localization.txt]",
         show_default=False,
     ),
+    masks: Path | None = typer.Option(
+        None,
+        "--masks",
+        help="Masks of the test images, for PxAP and pIoU on test: the segmentations/ folder of "
+        "CUB-200-2011 (CLASS/NAME.png) or DA-WSOL's CUBMask/ folder (masks/CLASS/NAME.png). "
+        "A pixel is foreground where its mask value is non-zero.",
+        show_default=False,
+    ),
     val_per_class: int = typer.Option(
         5,
         "--val-per-class",
@@ -96,8 +104,15 @@ def cub(
     (no image is in two splits); the summary says so, and val numbers are then not
     comparable with published CUBV2 ones.
 
+    **--masks** adds a mask to every test image (mask_localization.txt beside the
+    boxes) and records the mask folder in dataset.yaml, so `train` and `eval` score
+    test with PxAP and pIoU too, as DA-WSOL and BagCAMs do. Both the official
+    segmentations/ (soft, annotators' votes) and CUBMask/ are read as wsolevaluation
+    reads masks: a pixel is foreground where its value is non-zero. A missing mask,
+    or one whose size is not its image's, stops the command.
+
     Example: `wsolkit prepare cub ~/data/CUB_200_2011 --cubv2 ~/data/CUB_200_2011/images
-    --cubv2-boxes ~/wsolevaluation/metadata/CUB/val`
+    --cubv2-boxes ~/wsolevaluation/metadata/CUB/val --masks ~/data/segmentations`
     """
     from wsolkit.data.prepare.cub import prepare_cub
 
@@ -107,6 +122,7 @@ def cub(
             out,
             cubv2=cubv2,
             cubv2_boxes=cubv2_boxes,
+            masks=masks,
             val_per_class=val_per_class,
             seed=seed,
             overwrite=overwrite,

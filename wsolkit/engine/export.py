@@ -37,6 +37,9 @@ class ExportOptions(BaseModel):
     or float32; ``topk``: also store the CAMs of the top-k predicted classes; the
     runtime fields override the run's recorded ones. ``replace_stale`` is for
     wsolkit's own caches: a store of another export at ``out`` is replaced.
+    ``extractor`` names the score-map extractor (``cam``: the method's own map;
+    ``wsolkit list extractors``), ``stage`` the backbone stage it explains (default:
+    the extractor's) and ``extractor_params`` its hyperparameters.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -54,6 +57,9 @@ class ExportOptions(BaseModel):
     workers: int | None = Field(None, ge=0)
     overwrite: bool = False
     replace_stale: bool = False
+    extractor: str = "cam"
+    stage: str | None = None
+    extractor_params: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def from_flags(cls, **values: Any) -> ExportOptions:
@@ -168,16 +174,15 @@ def _export(
     source, meta, dataset = _split_data(settings, options.split)
     _same_classes(source, payload.dataset.num_classes, checkpoint, options)
     model, method = _model(settings, payload, device)
-    out = options.out or _default_out(target, checkpoint, options)
+    maps = _maps(options, method, model)
+    out = options.out or _default_out(target, checkpoint, options, maps)
     size = settings.data.eval_size
-    map_shape = (
-        (size, size) if options.resolution == "full" else _map_shape(model, method, size, device)
-    )
+    map_shape = (size, size) if options.resolution == "full" else maps.shape(size, device)
     writer = CamStoreWriter.open_or_resume(
         out,
         ids=list(meta.image_ids),
         labels=[meta.labels[i] for i in meta.image_ids],
-        provenance=_provenance(checkpoint, settings, options, source, meta),
+        provenance=_provenance(checkpoint, settings, options, source, meta, maps),
         map_shape=map_shape,
         resolution=options.resolution,
         dtype=options.dtype,
@@ -189,7 +194,7 @@ def _export(
     start, t0 = writer.start, time.perf_counter()
     try:
         with writer:
-            _run(writer, model, method, dataset, settings, options, device, precision)
+            _run(writer, maps, dataset, settings, options, device, precision)
     except KeyboardInterrupt:  # closing the writer committed every row it received
         raise ExportInterrupted(writer.path, writer.rows_done, writer.total) from None
     return writer, start, time.perf_counter() - t0
@@ -255,20 +260,60 @@ def _model(settings: Settings, payload: Any, device: torch.device) -> tuple[Any,
     return model, built.method
 
 
-@torch.inference_mode()
-def _map_shape(model: Any, method: Any, size: int, device: torch.device) -> tuple[int, int]:
-    probe = torch.zeros(1, 3, size, size, device=device)
-    cams = method.cams(model, probe, torch.zeros(1, dtype=torch.long, device=device)).cams
-    return int(cams.shape[-2]), int(cams.shape[-1])
+@dataclass(frozen=True)
+class ScoreMaps:
+    """The maps an export computes: an extractor over a method's model, at a stage."""
+
+    extractor: Any  # a wsolkit.extractors.ScoreMapExtractor
+    method: Any
+    model: Any
+    stage: str | None  # None: the final feature map
+
+    def __call__(self, images: torch.Tensor, classes: torch.Tensor) -> Any:
+        """Logits and raw maps of ``classes`` (B or B×k): a ``CamResult``."""
+        return self.extractor.extract(self.method, self.model, images, classes, stage=self.stage)
+
+    @torch.inference_mode()
+    def shape(self, size: int, device: torch.device) -> tuple[int, int]:
+        """(h, w) of the maps of a ``size``×``size`` input."""
+        return tuple(self.extractor.map_shape(self.method, self.model, size, self.stage))
+
+    @property
+    def suffix(self) -> str:
+        """What a store's default name adds for these maps: ``""`` for the method's own CAMs."""
+        if self.extractor.name == "cam":
+            return ""
+        return f"-{self.extractor.name}" + (f"-{self.stage}" if self.stage else "")
+
+    @property
+    def params_json(self) -> str:
+        """The extractor's hyperparameters as JSON (empty when it has none)."""
+        values = self.extractor.params.model_dump(mode="json")
+        return json.dumps(values, sort_keys=True) if values else ""
 
 
-def _default_out(target: Path, checkpoint: Path, options: ExportOptions) -> Path:
-    name = f"cams-{options.split}-{checkpoint.stem}.h5"
+def _maps(options: ExportOptions, method: Any, model: Any) -> ScoreMaps:
+    """The extractor of ``options``, its hyperparameters checked and its stage resolved."""
+    from wsolkit.methods import unwrap
+    from wsolkit.registry import extractors
+
+    extractor = extractors.create(options.extractor, **options.extractor_params)
+    stage = extractor.resolve_stage(unwrap(model).backbone, options.stage)
+    return ScoreMaps(extractor, method, model, stage)
+
+
+def _default_out(target: Path, checkpoint: Path, options: ExportOptions, maps: ScoreMaps) -> Path:
+    name = f"cams-{options.split}-{checkpoint.stem}{maps.suffix}.h5"
     return (target / name) if Path(target).is_dir() else checkpoint.with_name(name)
 
 
 def _provenance(
-    checkpoint: Path, settings: Settings, options: ExportOptions, source: Any, meta: Any
+    checkpoint: Path,
+    settings: Settings,
+    options: ExportOptions,
+    source: Any,
+    meta: Any,
+    maps: ScoreMaps,
 ) -> dict[str, Any]:
     return {
         "checkpoint_sha256": sha256_of(checkpoint),
@@ -281,14 +326,16 @@ def _provenance(
         "input_size": settings.data.eval_size,
         "eval_size": settings.data.eval_size,
         "metadata": str(meta.folder.resolve()) if meta.folder is not None else "",
+        "extractor": maps.extractor.name,
+        "stage": maps.stage or "",
+        "extractor_params": maps.params_json,
     }
 
 
 @torch.inference_mode()
 def _run(
     writer: Any,
-    model: Any,
-    method: Any,
+    maps: ScoreMaps,
     dataset: Any,
     settings: Settings,
     options: ExportOptions,
@@ -320,18 +367,18 @@ def _run(
         if device.type == "cuda" and settings.runtime.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         with precision.autocast():
-            result = method.cams(model, images, labels)  # one forward: logits + GT-class CAMs
+            result = maps(images, labels)  # one forward: logits + GT-class maps
             logits = result.logits.float()
             # Ranked on the logits, as training's evaluation ranks them (scores: softmax).
             top_classes = logits.topk(min(5, logits.shape[1]), dim=1).indices
             top_scores = logits.softmax(dim=1).gather(1, top_classes)
             topk_cams = None
-            if options.topk:  # the methods' API takes the classes up front: a second pass
-                topk_cams = method.cams(model, images, top_classes[:, : options.topk]).cams.float()
+            if options.topk:  # the classes are asked for up front: a second pass
+                topk_cams = maps(images, top_classes[:, : options.topk]).cams.float()
         gt_cams = result.cams[:, 0].float()
         if options.resolution == "full":
-            maps = [normalize_scoremap(c, size) for c in gt_cams.cpu().numpy()]
-            gt_cams = torch.from_numpy(np.stack(maps))
+            full = [normalize_scoremap(c, size) for c in gt_cams.cpu().numpy()]
+            gt_cams = torch.from_numpy(np.stack(full))
         writer.put(
             CamBatch(
                 cams=gt_cams,

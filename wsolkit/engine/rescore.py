@@ -32,9 +32,15 @@ class CheckpointEvaluation:
     val: EvaluationReport | None = None  # the val split, whose best thresholds were applied
 
 
-def cache_path(target: Path, checkpoint: Path, split: str) -> Path:
-    """``eval-<split>-<checkpoint stem>.h5`` in the run directory, or beside a checkpoint."""
-    name = f"eval-{split}-{checkpoint.stem}.h5"
+def cache_path(
+    target: Path, checkpoint: Path, split: str, extractor: str = "cam", stage: str | None = None
+) -> Path:
+    """``eval-<split>-<checkpoint stem>.h5`` in the run directory, or beside a checkpoint.
+
+    Maps of another extractor than ``cam`` add ``-<extractor>[-<stage>]`` to the name.
+    """
+    suffix = "" if extractor == "cam" else f"-{extractor}" + (f"-{stage}" if stage else "")
+    name = f"eval-{split}-{checkpoint.stem}{suffix}.h5"
     return Path(target) / name if Path(target).is_dir() else checkpoint.with_name(name)
 
 
@@ -52,6 +58,9 @@ def evaluate_checkpoint(
     eval_workers: int = 1,
     progress: Progress | None = None,
     val_taus: bool = True,
+    extractor: str = "cam",
+    stage: str | None = None,
+    extractor_params: Mapping[str, Any] | None = None,
 ) -> CheckpointEvaluation:
     """Export (or reuse) the split's CAMs of a run's checkpoint, then evaluate them.
 
@@ -59,7 +68,8 @@ def evaluate_checkpoint(
     the run's recorded protocol (e.g. ``{"cam_curve_interval": 0.001}``); ``data`` is
     the prepared dataset for a checkpoint that records none (or to read another copy).
     With ``val_taus`` (and a val split that is not ``split``), the val split is
-    evaluated too and ``split`` is also read at val's best thresholds.
+    evaluated too and ``split`` is also read at val's best thresholds. ``extractor``,
+    ``stage`` and ``extractor_params`` choose the score maps (default: the method's CAMs).
     """
     from wsolkit.cams.evaluate import evaluate_store, recorded_protocol
     from wsolkit.cams.store import CamStore
@@ -67,7 +77,7 @@ def evaluate_checkpoint(
     chosen = resolve_checkpoint(target, checkpoint)
     options = ExportOptions(
         split=split,
-        out=cache_path(target, chosen, split),
+        out=cache_path(target, chosen, split, extractor, stage),
         checkpoint=checkpoint,
         data=data,
         resolution="raw",
@@ -77,6 +87,9 @@ def evaluate_checkpoint(
         amp=amp,
         workers=workers,
         replace_stale=True,
+        extractor=extractor,
+        stage=stage,
+        extractor_params=dict(extractor_params or {}),
     )
     exported = export_cams(target, options, progress=phase(progress, "export"))
     with CamStore.open(exported.path) as store:
@@ -104,6 +117,9 @@ def evaluate_checkpoint(
             eval_workers=eval_workers,
             progress=progress,
             val_taus=False,
+            extractor=extractor,
+            stage=stage,
+            extractor_params=extractor_params,
         ).report
         report.read_at(Taus.from_scores(val.scores(), source="val"))
     return CheckpointEvaluation(chosen, exported.path, exported.written == 0, report, val)

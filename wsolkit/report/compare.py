@@ -37,6 +37,8 @@ LABELS: tuple[tuple[str, str], ...] = (
     ("backbone", "backbone"),
     ("method", "method"),
     ("checkpoint", "ckpt"),
+    ("extractor", "maps"),
+    ("stage", "stage"),
     ("selected_by", "sel"),
 )
 
@@ -53,6 +55,8 @@ class CompareRow:
     method: str
     checkpoint: str
     selected_by: str = ""  # the val boxes that chose a best checkpoint ("gt" or a box set)
+    extractor: str = "cam"  # what made the maps: the method's own CAMs or a post-hoc extractor
+    stage: str = ""  # the backbone stage a post-hoc extractor explained ("": the final map)
     metrics: dict[str, float | None] = field(default_factory=dict)
     curve_50: list[float] | None = None  # BoxAcc vs threshold at IoU 50
     thresholds: list[float] | None = None
@@ -99,13 +103,23 @@ def rows_from_summary(run_dir: Path, summary: RunSummary) -> list[CompareRow]:
 
 def label_columns(rows: list[CompareRow]) -> list[tuple[str, str]]:
     """The label columns of a table of ``rows`` (dataset and split are its title); the
-    selection column only when some row was chosen by a box set other than the GT."""
-    chosen = any(r.selected_by not in ("", "gt") for r in rows)
+    selection column only when some row was chosen by a box set other than the GT, the
+    maps and stage columns only when some row holds post-hoc maps or a stage."""
+    shown = {
+        "selected_by": any(r.selected_by not in ("", "gt") for r in rows),
+        "extractor": any(r.extractor != "cam" for r in rows),
+        "stage": any(r.stage for r in rows),
+    }
     return [
-        (k, label)
-        for k, label in LABELS
-        if k not in ("dataset", "split") and (k != "selected_by" or chosen)
+        (k, label) for k, label in LABELS if k not in ("dataset", "split") and shown.get(k, True)
     ]
+
+
+def maps_title(row: CompareRow) -> str:
+    """A row's name with its extractor and stage, when they are not the method's own CAMs."""
+    if row.extractor == "cam" and not row.stage:
+        return row.name
+    return f"{row.name} · {row.extractor}" + (f" @ {row.stage}" if row.stage else "")
 
 
 def metrics_of(scores: SplitScores) -> dict[str, Any]:
@@ -147,6 +161,8 @@ def read_store(path: Path) -> list[CompareRow]:
             backbone=p.backbone or "?",
             method=p.method or "?",
             checkpoint=checkpoint,
+            extractor=p.extractor or "cam",
+            stage=p.stage,
             **metrics_of(scores),
         )
     ]

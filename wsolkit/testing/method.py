@@ -166,7 +166,7 @@ def check_method(
 
     Example::
 
-        check_method("grad-cam", params={"stage": "conv4"})
+        check_method("adl", params={"positions": ["conv3"]})
     """
     cls, label = resolve_method(method)
     subject = Subject(label)

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 from wsolkit.backbones import Backbone
+from wsolkit.extractors import ScoreMapExtractor
 from wsolkit.methods import WsolMethod
-from wsolkit.registry import backbones, methods
+from wsolkit.registry import backbones, extractors, methods
 
 BUILTIN_PACKAGE = "wsolkit"
 
@@ -66,6 +67,25 @@ def resolve_method(method: str | type[WsolMethod]) -> tuple[type[WsolMethod], st
             f"pass a registered method name or a WsolMethod subclass, got {type(method).__name__}"
         )
     return method, f"method '{getattr(method, 'name', '') or method.__name__}'"
+
+
+def resolve_extractor(
+    extractor: str | type[ScoreMapExtractor],
+) -> tuple[type[ScoreMapExtractor], str]:
+    """The extractor class (loaded from the registry when a name is given) and its label."""
+    if isinstance(extractor, str):
+        return extractors.load(extractor), f"extractor '{extractor}'"
+    if not isinstance(extractor, type):
+        raise TypeError(
+            "pass a registered extractor name or a ScoreMapExtractor subclass, "
+            f"got {type(extractor).__name__}"
+        )
+    return extractor, f"extractor '{getattr(extractor, 'name', '') or extractor.__name__}'"
+
+
+def builtin_extractors() -> list[str]:
+    """wsolkit's own registered score-map extractors, sorted."""
+    return [n for n in extractors.names() if extractors.package_of(n) == BUILTIN_PACKAGE]
 
 
 def builtin_methods() -> list[str]:
@@ -136,6 +156,25 @@ class MethodReport:
     losses: dict[str, float]
     feature_size: tuple[int, int]
     cam_size: tuple[int, int]
+    hyperparameters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExtractorReport:
+    """What :func:`~wsolkit.testing.check_extractor` verified.
+
+    ``map_sizes`` maps each stage checked (``None``: the default stage) to the (h, w) of
+    its maps at the input size; ``inner_stage`` is the inner stage checked, or ``None``
+    when the extractor refused it with a ``StageError`` (``cam`` does).
+    """
+
+    extractor: str
+    backbone: str
+    method: str
+    needs_gradients: bool
+    default_stage: str | None
+    inner_stage: str | None
+    map_sizes: dict[str | None, tuple[int, int]]
     hyperparameters: tuple[str, ...]
 
 

@@ -17,7 +17,7 @@ pytest.importorskip(
 
 import torchvision  # noqa: E402
 from wsolkit.backbones import WeightsError  # noqa: E402
-from wsolkit.registry import backbones, methods  # noqa: E402
+from wsolkit.registry import backbones, extractors  # noqa: E402
 from wsolkit.testing import builtin_methods, check_backbone  # noqa: E402
 
 from wsolkit_torchvision_extra.efficientnet import EfficientNetB0  # noqa: E402
@@ -56,7 +56,7 @@ NAMES = list(TORCHVISION)
 @pytest.mark.parametrize("name", NAMES)
 def test_registered_by_this_package(name: str) -> None:
     assert backbones.package_of(name) == PACKAGE
-    assert methods.package_of("grad-cam") == PACKAGE
+    assert extractors.package_of("hirescam") == PACKAGE
     assert backbones.describe(name).status == "ok"
 
 

@@ -28,9 +28,10 @@ def test_list_shows_the_plugin_and_its_package() -> None:
         row = rows[key]
         assert (row["package"], row["status"]) == (PACKAGE, "ok"), row
         assert row["details"]["feature_map_at_224"] == "14×14"
-    grad_cam = rows[("methods", "grad-cam")]
-    assert (grad_cam["package"], grad_cam["status"]) == (PACKAGE, "ok")
-    assert [h["name"] for h in grad_cam["details"]["hyperparameters"]] == ["stage", "relu"]
+    hirescam = rows[("extractors", "hirescam")]
+    assert (hirescam["package"], hirescam["status"]) == (PACKAGE, "ok")
+    assert hirescam["details"]["needs_gradients"] is True
+    assert ("methods", "grad-cam") not in rows  # wsolkit's grad-cam extractor replaced it
     table = runner.invoke(app, ["list", "backbones"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "mobilenet_v3_large │ wsolkit-torchvision-extra" in table.output
 
@@ -51,7 +52,6 @@ def synthetic_128(tmp_path_factory: pytest.TempPathFactory) -> Path:
     [
         ("mobilenet_v3_large", "aligned-eil"),
         ("efficientnet_b0", "aligned-eil"),
-        ("tiny", "grad-cam"),  # the method plugin through the engine's evaluator
     ],
 )
 def test_train_one_epoch_on_cpu(
@@ -76,3 +76,21 @@ def test_train_one_epoch_on_cpu(
     assert summary["epochs"] == 1
     last = summary["test"]["last"]
     assert last["images"] == 8 and 0 <= last["score"] <= 100, last
+
+
+@pytest.mark.slow
+def test_export_cams_with_the_plugin_s_extractor(synthetic_128: Path, tmp_path: Path) -> None:
+    """A 1-epoch `tiny` run, then `wsolkit export-cams --extractor hirescam --stage conv3`."""
+    args = ["train", "--backbone", "tiny", "--data", str(synthetic_128), "--method", "cam"]
+    args += ["--epochs", "1", "--weights", "none", "--device", "cpu", "--workers", "0"]
+    args += ["--out-dir", str(tmp_path), "--quiet", "--set", "eval.cam_curve_interval=0.05"]
+    assert runner.invoke(app, args).exit_code == 0
+    (run,) = tmp_path.iterdir()
+    result = runner.invoke(
+        app, ["export-cams", str(run), "--extractor", "hirescam", "--stage", "conv3"]
+    )
+    assert result.exit_code == 0, result.output
+    store = run / "cams-test-best-hirescam-conv3.h5"
+    evaluated = runner.invoke(app, ["eval", "--cams", str(store), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert 0 <= json.loads(evaluated.stdout)["max_box_acc_v2"] <= 100

@@ -11,6 +11,10 @@ line wsolevaluation's ``metadata/CUB`` files.
 The val split ("train-fullsup") is CUBV2 when given (see :func:`read_cubv2`);
 otherwise ``val_per_class`` images per class are carved from train with a
 seeded draw and removed from train, so no image is in two splits.
+
+With ``masks`` (the official ``segmentations/`` or DA-WSOL's ``CUBMask/``), the
+test split also lists one mask per image, for PxAP and pIoU (see
+:mod:`wsolkit.data.prepare.cub_masks`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wsolkit.data.metadata import Box, escaping_path
+from wsolkit.data.metadata import Box, MaskAnnotation, escaping_path
 from wsolkit.data.prepare._common import (
     carve_per_class,
     common_root,
@@ -31,6 +35,12 @@ from wsolkit.data.prepare._common import (
 )
 from wsolkit.data.prepare._output import write_dataset
 from wsolkit.data.prepare._sources import check_box, read_box_lines, read_table
+from wsolkit.data.prepare.cub_masks import (
+    check_mask_sizes,
+    cub_mask_root,
+    find_cub_masks,
+    mask_note,
+)
 from wsolkit.data.spec import DatasetManifest, DatasetSpec, PrepareSummary
 from wsolkit.errors import DataError, MetadataError
 from wsolkit.progress import Progress, no_progress
@@ -245,6 +255,7 @@ def prepare_cub(
     *,
     cubv2: Path | None = None,
     cubv2_boxes: Path | None = None,
+    masks: Path | None = None,
     val_per_class: int = DEFAULT_VAL_PER_CLASS,
     seed: int = 0,
     overwrite: bool = False,
@@ -256,22 +267,32 @@ def prepare_cub(
 
     ``out`` defaults to ``ROOT/wsolkit``. Without ``cubv2``, ``val_per_class``
     images of each class are drawn from train with ``seed`` (0: no val split).
+    ``masks`` adds a mask to every test image (PxAP and pIoU on test).
     Everything is read and checked before ``out`` is touched.
     """
     root = Path(root)
     out = Path(out) if out is not None else default_out(root)
     cub, class_names = read_cub(root)
     images_dir = require_dir(root / "images", "CUB image folder", "ROOT must be CUB_200_2011")
+    mask_root = cub_mask_root(Path(masks)) if masks is not None else None
     notes: list[str] = []
     layout = _Layout(images_dir)
     if cubv2 is not None:
         layout = _with_cubv2(layout, Path(cubv2), cubv2_boxes, _folder_labels(cub), notes)
     main, v2 = layout.main_prefix, layout.v2_prefix
+    test_masks: dict[str, MaskAnnotation] = {}
+    if mask_root is not None:  # a missing mask fails before the image headers are read
+        test_paths = {main + im.path: im.path for im in cub if not im.is_train}
+        test_masks = find_cub_masks(mask_root, test_paths, layout.image_root)
     ids = [main + im.path for im in cub] + [v2 + im.path for im in layout.v2]
     sizes, bad = read_image_sizes(
         layout.image_root, ids, skip_bad_images=skip_bad_images, workers=workers, progress=progress
     )
     _check_boxes(root / "bounding_boxes.txt", cub, layout, sizes)
+    if mask_root is not None:
+        check_mask_sizes(
+            mask_root, test_masks, sizes, layout.image_root, workers=workers, progress=progress
+        )
     labels = {main + im.path: im.label for im in cub} | {v2 + v.path: v.label for v in layout.v2}
     boxes = {main + im.path: [im.box] for im in cub} | {
         v2 + v.path: [b for b, _ in v.boxes] for v in layout.v2
@@ -289,6 +310,9 @@ def prepare_cub(
         notes.append(f"left out {len(bad)} unreadable image(s), e.g. {', '.join(bad[:3])}")
     ids = {"train": train, "val": val, "test": test}
     splits = make_splits(ids, labels, sizes, dict.fromkeys(ids, boxes), bad)
+    if mask_root is not None and "test" in splits:
+        splits["test"].masks = {i: test_masks[i] for i in splits["test"].image_ids}
+        notes.append(mask_note(len(splits["test"].masks), mask_root))
     manifest = DatasetManifest(
         dataset="cub",
         num_classes=len(class_names),
@@ -297,6 +321,7 @@ def prepare_cub(
         image_root=manifest_path(
             layout.image_root, out, anchor=layout.image_root if layout.main_prefix else root
         ),
+        mask_root=None if mask_root is None else manifest_path(mask_root, out, anchor=root),
         notes=notes,
     )
     summaries = write_dataset(out, splits, manifest, overwrite=overwrite)

@@ -1,11 +1,11 @@
-"""wsolkit-torchvision-extra: more torchvision backbones and a Grad-CAM method for wsolkit.
+"""wsolkit-torchvision-extra: more torchvision backbones and a HiResCAM extractor for wsolkit.
 
 A separately installed plugin package: it registers, through the entry-point
-groups ``wsolkit.backbones`` and ``wsolkit.methods`` of its ``pyproject.toml``,
+groups ``wsolkit.backbones`` and ``wsolkit.extractors`` of its ``pyproject.toml``,
 
 - ``mobilenet_v3_large`` (:class:`~wsolkit_torchvision_extra.mobilenet.MobileNetV3Large`),
 - ``efficientnet_b0`` (:class:`~wsolkit_torchvision_extra.efficientnet.EfficientNetB0`),
-- ``grad-cam`` (:class:`~wsolkit_torchvision_extra.gradcam.GradCAM`).
+- ``hirescam`` (:class:`~wsolkit_torchvision_extra.hirescam.HiResCAM`).
 
 Nothing is imported here: wsolkit loads each class on first use.
 """

@@ -1,4 +1,4 @@
-"""Grad-CAM (Selvaraju et al., ICCV 2017) as a pure function of activations and gradients."""
+"""HiResCAM (Draelos & Carin, 2020) as a pure function of activations and gradients."""
 
 from __future__ import annotations
 
@@ -6,30 +6,27 @@ import torch
 from torch import Tensor
 
 
-def grad_cam(activations: Tensor, gradients: Tensor, *, relu: bool = True) -> Tensor:
-    """Grad-CAM maps from a stage's activations and the gradients of one class score.
+def hires_cam(activations: Tensor, gradients: Tensor) -> Tensor:
+    """HiResCAM maps from a stage's activations and the gradients of one class score.
 
-    ``α[b, k] = (1 / (H·W)) · Σ_ij ∂y_c / ∂A[b, k, i, j]`` (the gradients
-    global-average-pooled), then ``L[b] = ReLU(Σ_k α[b, k] · A[b, k])``; ``y_c`` is
-    the pre-softmax score (logit) of the explained class. With ``relu=False`` the
-    signed map ``Σ_k α[b, k] · A[b, k]`` is returned.
+    ``L[…, i, j] = ReLU(Σ_k ∂y_c/∂A[…, k, i, j] · A[…, k, i, j])``: every position keeps
+    its own gradient, where Grad-CAM averages each channel's gradient over positions.
+    ``y_c`` is the logit of the explained class. It is pytorch-grad-cam's ``HiResCAM`` map
+    before its min-max scaling and resize (after its ReLU).
 
-    At the final feature map of a GAP + linear head, ``∂y_c/∂F[k, i, j] = w_c[k] / (H·W)``,
-    so Grad-CAM equals ``ReLU(C / (H·W) · CAM_c)``: CAM with negative evidence removed.
+    At the final feature map of a GAP + linear head, ``∂y_c/∂F[k, i, j] = w_c[k] / (H·W)``
+    for every position, so HiResCAM equals Grad-CAM there: ``ReLU(Σ_k w_c[k] F_k) / (H·W)``.
 
     Args:
-        activations: B×C×H×W, the output A of the explained stage.
-        gradients: B×C×H×W, ``∂y_c/∂A`` for each image's explained class.
+        activations: …×C×H×W, the output A of the explained stage.
+        gradients: …×C×H×W (broadcastable against ``activations``), ``∂y_c/∂A``.
 
     Returns:
-        B×H×W maps, float32 (or float64 for float64 inputs), not normalized.
+        …×H×W maps in the inputs' dtype, not normalized.
     """
-    if activations.dim() != 4 or gradients.shape != activations.shape:
+    if activations.dim() < 3 or gradients.dim() < 3:
         raise ValueError(
-            f"activations and gradients must both be B×C×H×W of one shape, got "
-            f"{tuple(activations.shape)} and {tuple(gradients.shape)}"
+            f"activations and gradients must be …×C×H×W, got {tuple(activations.shape)} "
+            f"and {tuple(gradients.shape)}"
         )
-    dtype = torch.promote_types(activations.dtype, torch.float32)
-    weights = gradients.to(dtype).mean(dim=(2, 3), keepdim=True)  # B×C×1×1
-    maps = (weights * activations.to(dtype)).sum(dim=1)
-    return maps.clamp_min(0) if relu else maps
+    return torch.relu((gradients * activations).sum(dim=-3))
