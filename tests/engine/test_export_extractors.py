@@ -184,3 +184,19 @@ def test_the_command_that_continues_an_export_keeps_the_extractor(tmp_path) -> N
     assert line.endswith(
         "--extractor bagcams --stage layer3 --extractor-param published_pipeline=true"
     )
+
+
+def test_score_cam_reports_its_forward_passes_within_each_batch(run, tmp_path) -> None:
+    calls: list[tuple[int, int, str]] = []
+    result = export_cams(
+        run,
+        ExportOptions(out=tmp_path / "s.h5", extractor="score-cam", stage="conv1"),
+        progress=lambda done, total, label="": calls.append((done, total, label)),
+    )
+    assert result.images == 12
+    passes = [c for c in calls if c[2] == "Score-CAM forward passes"]
+    channels = 16  # tiny's conv1
+    assert passes and {total for _, total, _ in passes} == {8 * channels, 4 * channels}
+    assert passes[-1][0] == passes[-1][1]  # each batch's passes counted to the end
+    rows = [c for c in calls if c[2] == ""]
+    assert rows[-1][:2] == (12, 12)  # the rows, as for every export

@@ -22,6 +22,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wsolkit.errors import DataError, UsageError, WsolkitError
+from wsolkit.progress import Progress
 from wsolkit.settings import Settings
 
 CHUNK = 1 << 20
@@ -143,7 +144,7 @@ def resolve_checkpoint(target: Path, which: str) -> Path:
 def export_cams(
     target: Path,
     options: ExportOptions,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ExportResult:
     """Compute the CAMs of one split from a checkpoint and write (or resume) the store.
 
@@ -159,7 +160,7 @@ def export_cams(
 
 
 def _export(
-    target: Path, options: ExportOptions, progress: Callable[[int, int], None] | None
+    target: Path, options: ExportOptions, progress: Progress | None
 ) -> tuple[Any, int, float]:
     """Open the store and fill it; returns the closed writer, its start row and the seconds."""
     from wsolkit.cams import CamStoreWriter
@@ -174,7 +175,7 @@ def _export(
     source, meta, dataset = _split_data(settings, options.split)
     _same_classes(source, payload.dataset.num_classes, checkpoint, options)
     model, method = _model(settings, payload, device)
-    maps = _maps(options, method, model)
+    maps = _maps(options, method, model, progress)
     out = options.out or _default_out(target, checkpoint, options, maps)
     size = settings.data.eval_size
     map_shape = (size, size) if options.resolution == "full" else maps.shape(size, device)
@@ -268,10 +269,20 @@ class ScoreMaps:
     method: Any
     model: Any
     stage: str | None  # None: the final feature map
+    progress: Progress | None = None  # for extractors that report within a batch
 
     def __call__(self, images: torch.Tensor, classes: torch.Tensor) -> Any:
-        """Logits and raw maps of ``classes`` (B or B×k): a ``CamResult``."""
-        return self.extractor.extract(self.method, self.model, images, classes, stage=self.stage)
+        """Logits and raw maps of ``classes`` (B or B×k): a ``CamResult``.
+
+        An extractor whose ``extract`` takes ``progress`` (Score-CAM: thousands of forward
+        passes per batch) reports to the export's progress, as its own phase.
+        """
+        extra = {}
+        if self.progress is not None and "progress" in _parameters(self.extractor.extract):
+            extra["progress"] = self.progress
+        return self.extractor.extract(
+            self.method, self.model, images, classes, stage=self.stage, **extra
+        )
 
     @torch.inference_mode()
     def shape(self, size: int, device: torch.device) -> tuple[int, int]:
@@ -292,14 +303,22 @@ class ScoreMaps:
         return json.dumps(values, sort_keys=True) if values else ""
 
 
-def _maps(options: ExportOptions, method: Any, model: Any) -> ScoreMaps:
+def _parameters(function: Callable[..., Any]) -> tuple[str, ...]:
+    import inspect
+
+    return tuple(inspect.signature(function).parameters)
+
+
+def _maps(
+    options: ExportOptions, method: Any, model: Any, progress: Progress | None = None
+) -> ScoreMaps:
     """The extractor of ``options``, its hyperparameters checked and its stage resolved."""
     from wsolkit.methods import unwrap
     from wsolkit.registry import extractors
 
     extractor = extractors.create(options.extractor, **options.extractor_params)
     stage = extractor.resolve_stage(unwrap(model).backbone, options.stage)
-    return ScoreMaps(extractor, method, model, stage)
+    return ScoreMaps(extractor, method, model, stage, progress)
 
 
 def _default_out(target: Path, checkpoint: Path, options: ExportOptions, maps: ScoreMaps) -> Path:

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from wsolkit.backbones.base import Backbone
 from wsolkit.errors import SettingsError, UsageError
-from wsolkit.methods.base import WsolMethod, _range_text, _type_name
+from wsolkit.methods.base import WsolMethod, hyperparameter_rows
 from wsolkit.methods.model import CamResult, unwrap
 
 FINAL = "the final feature map"
@@ -260,16 +260,7 @@ class ScoreMapExtractor:
     @classmethod
     def hyperparameters(cls) -> list[dict[str, Any]]:
         """The ``Params`` schema in ``WsolMethod.hyperparameters``' format."""
-        return [
-            {
-                "name": name,
-                "type": _type_name(info.annotation),
-                "default": info.default,
-                "range": _range_text(info),
-                "description": info.description or "",
-            }
-            for name, info in cls.Params.model_fields.items()
-        ]
+        return hyperparameter_rows(cls.Params)
 
     @classmethod
     def plugin_details(cls) -> dict[str, Any]:

@@ -92,6 +92,20 @@ def _range_text(info: Any) -> str | None:
     return f"{low or '(-inf'}, {high or 'inf)'}"
 
 
+def hyperparameter_rows(params: type[BaseModel]) -> list[dict[str, Any]]:
+    """A ``Params`` schema for ``wsolkit list --json``: name, type, default, range, description."""
+    return [
+        {
+            "name": name,
+            "type": _type_name(info.annotation),
+            "default": info.default,
+            "range": _range_text(info),
+            "description": info.description or "",
+        }
+        for name, info in params.model_fields.items()
+    ]
+
+
 class WsolMethod:
     """Base class of method plugins; a subclass says only what differs."""
 
@@ -201,18 +215,7 @@ class WsolMethod:
     @classmethod
     def hyperparameters(cls) -> list[dict[str, Any]]:
         """The ``Params`` schema: name, type, default, range, description of each field."""
-        rows = []
-        for name, info in cls.Params.model_fields.items():
-            rows.append(
-                {
-                    "name": name,
-                    "type": _type_name(info.annotation),
-                    "default": info.default,
-                    "range": _range_text(info),
-                    "description": info.description or "",
-                }
-            )
-        return rows
+        return hyperparameter_rows(cls.Params)
 
     @classmethod
     def plugin_details(cls) -> dict[str, Any]:
