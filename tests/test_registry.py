@@ -34,7 +34,13 @@ def test_builtins_register_through_entry_points() -> None:
         "bagcams",
     } <= set(registry.extractors.names())
     assert registry.extractors.package_of("grad-cam++") == "wsolkit"
-    assert list(registry.REGISTRIES) == ["backbones", "methods", "datasets", "extractors"]
+    assert list(registry.REGISTRIES) == [
+        "backbones",
+        "methods",
+        "datasets",
+        "extractors",
+        "loggers",
+    ]
 
 
 def test_unknown_extractor_lists_them_and_points_to_the_listing() -> None:

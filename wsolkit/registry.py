@@ -1,8 +1,8 @@
-"""Entry-point registries for backbones, methods, datasets and score-map extractors.
+"""Entry-point registries for backbones, methods, datasets, score-map extractors and run loggers.
 
 Built-in plugins are declared in wsolkit's own ``pyproject.toml`` under the
-groups ``wsolkit.backbones``, ``wsolkit.methods``, ``wsolkit.datasets`` and
-``wsolkit.extractors``, exactly as a third-party package declares its own:
+groups ``wsolkit.backbones``, ``wsolkit.methods``, ``wsolkit.datasets``,
+``wsolkit.extractors`` and ``wsolkit.loggers``, exactly as a third-party package declares its own:
 there is no other way in.
 
 Discovery reads entry-point metadata only (a few milliseconds, nothing is
@@ -355,12 +355,14 @@ backbones = Registry("wsolkit.backbones", "backbone")
 methods = Registry("wsolkit.methods", "method")
 datasets = Registry("wsolkit.datasets", "dataset")
 extractors = Registry("wsolkit.extractors", "extractor")
+loggers = Registry("wsolkit.loggers", "logger")
 
 REGISTRIES: dict[str, Registry] = {
     "backbones": backbones,
     "methods": methods,
     "datasets": datasets,
     "extractors": extractors,
+    "loggers": loggers,
 }
 
 

@@ -40,7 +40,7 @@ def test_list_shows_builtins_with_package_and_status() -> None:
     result = runner.invoke(app, ["list", "--json"])
     assert result.exit_code == 0, result.output
     listing = json.loads(result.output)
-    assert set(listing) == {"backbones", "methods", "datasets", "extractors"}
+    assert set(listing) == {"backbones", "methods", "datasets", "extractors", "loggers"}
     names = {kind: {p["name"]: p for p in plugins} for kind, plugins in listing.items()}
     assert {"vgg16", "resnet50", "inception_v3", "tiny"} <= set(names["backbones"])
     assert {"cam", "aligned-eil", "bridging-gap"} <= set(names["methods"])

@@ -21,12 +21,19 @@ BUILTIN_EXTRACTORS = {
 }
 
 
-def test_list_shows_all_four_kinds() -> None:
+def test_list_shows_all_five_kinds() -> None:
     result = runner.invoke(app, ["list", "--json"])
     assert result.exit_code == 0, result.output
-    assert list(json.loads(result.output)) == ["backbones", "methods", "datasets", "extractors"]
+    assert list(json.loads(result.output)) == [
+        "backbones",
+        "methods",
+        "datasets",
+        "extractors",
+        "loggers",
+    ]
     table = runner.invoke(app, ["list"]).output
     assert "extractors (" in table and "bagcams" in table
+    assert "loggers (" in table and "tensorboard" in table and "mlflow" in table
 
 
 def test_list_extractors_as_json_with_details() -> None:

@@ -18,7 +18,7 @@ from wsolkit.data.dataset import (
     load_rgb,
 )
 from wsolkit.data.metadata import SplitMetadata
-from wsolkit.data.transforms import eval_transform, train_transform
+from wsolkit.data.transforms import BatchNormalize, eval_transform, train_transform
 from wsolkit.errors import DataError, SettingsError
 from wsolkit.settings.models import IMAGENET_MEAN, IMAGENET_STD, DataSettings
 
@@ -47,9 +47,10 @@ def test_eval_transform_is_resize_totensor_normalize(images) -> None:
     root, meta = images
     data = DataSettings(eval_size=32)
     dataset = WSOLDataset(meta, root, eval_transform(data))
-    tensor, label, image_id = dataset[1]
+    raw, label, image_id = dataset[1]
     assert (image_id, label) == ("a/noise.png", 1)
-    assert tensor.shape == (3, 32, 32) and tensor.dtype == torch.float32
+    assert raw.shape == (3, 32, 32) and raw.dtype == torch.uint8  # normalized on the device
+    tensor = BatchNormalize.from_settings(data)(raw[None])[0]
     # The reference: PIL bilinear resize to a square (no crop), /255, ImageNet normalization.
     ref = np.asarray(_noise((37, 23)).resize((32, 32), Image.BILINEAR), dtype=np.float32) / 255
     ref = (ref - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
@@ -65,7 +66,8 @@ def test_eval_size_argument_overrides_settings(images) -> None:
 def test_train_transform_shapes_and_normalization(images) -> None:
     root, meta = images
     data = DataSettings(resize_size=48, crop_size=40)
-    tensor = WSOLDataset(meta, root, train_transform(data))[0][0]
+    raw = WSOLDataset(meta, root, train_transform(data))[0][0]
+    tensor = BatchNormalize.from_settings(data)(raw[None])[0]
     assert tensor.shape == (3, 40, 40)
     pixel = np.asarray(Image.open(root / "a" / "solid.jpg"))[15, 20] / 255.0
     expected = (pixel - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)

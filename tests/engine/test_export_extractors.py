@@ -49,10 +49,11 @@ def _model_and_images(run: Path):
     built = build_model(settings, payload.dataset.num_classes, weights="none")
     built.model.load_state_dict(payload.model)
     from wsolkit.data.source import DataSource
+    from wsolkit.data.transforms import BatchNormalize
 
     dataset = DataSource.from_settings(settings.data).torch_dataset("test", train=False)
     items = [dataset[i] for i in range(len(dataset))]
-    images = torch.stack([image for image, _, _ in items])
+    images = BatchNormalize.from_settings(settings.data)(torch.stack([i for i, _, _ in items]))
     labels = torch.tensor([label for _, label, _ in items])
     return built.model.eval(), built.method, images, labels
 

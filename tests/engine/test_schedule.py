@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from wsolkit.engine.schedule import Schedule
@@ -44,3 +46,41 @@ def test_onecycle_rises_to_peak_then_falls() -> None:
     assert all(a >= b for a, b in zip(flat[peak:-1], flat[peak + 1 :], strict=True))
     assert flat[-1] < 0.01
     assert s.per_step
+
+
+def test_cosine_warms_up_linearly_then_follows_the_cosine_to_min_lr() -> None:
+    """timm's CosineLRScheduler(t_initial=10, lr_min=1e-5, warmup_t=2, warmup_lr_init=1e-6,
+    t_in_epochs=True) gives these rates for the two groups (1e-3, 1e-2) at epochs 0–11."""
+    o = OptimSettings(
+        epochs=10, lr_schedule="cosine", lr_warmup_epochs=2, lr_warmup_init=1e-6, min_lr=1e-5
+    )
+    s = Schedule(o, (1,) * 10)
+    rates = [s.lrs([1e-3, 1e-2], e) for e in range(12)]
+    assert rates[0] == [1e-6, 1e-6]
+    assert rates[1] == pytest.approx([1e-6 + 0.5 * (1e-3 - 1e-6), 1e-6 + 0.5 * (1e-2 - 1e-6)])
+    for e in range(2, 12):  # t counts from the first epoch, warm-up included
+        cos = (1 + math.cos(math.pi * min(e / 10, 1))) / 2
+        assert rates[e] == pytest.approx([1e-5 + (b - 1e-5) * cos for b in (1e-3, 1e-2)])
+    assert rates[2] == pytest.approx([0.000905463412215599, 0.009046039886902862])  # timm's
+    assert rates[10] == rates[11] == pytest.approx([1e-5, 1e-5])
+    assert s.first_decay_epoch is None and not s.per_step
+    with pytest.raises(ValueError, match="use lrs"):
+        s.factor(0)
+
+
+def test_step_counts_its_decays_from_the_end_of_the_warm_up() -> None:
+    """timm's StepLRScheduler(decay_t=3, decay_rate=0.1, warmup_t=2, warmup_lr_init=1e-6)."""
+    o = OptimSettings(
+        epochs=9, lr_schedule="step", lr_decay_frequency=3, lr_decay_rate=0.1,
+        lr_warmup_epochs=2, lr_warmup_init=1e-6,
+    )  # fmt: skip
+    s = Schedule(o, (1,) * 9)
+    rates = [s.lrs([1e-3], e)[0] for e in range(9)]
+    expected = [1e-6, 1e-6 + 0.5 * (1e-3 - 1e-6), 1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-4, 1e-5]
+    assert rates == pytest.approx(expected)
+    assert s.first_decay_epoch == 6  # 1-indexed: the sixth epoch trains at 1e-4
+
+
+def test_the_multiplicative_schedules_scale_every_group_alike() -> None:
+    s = Schedule(OptimSettings(lr_decay_points=[2], lr_decay_rate=0.5), (1,) * 3)
+    assert s.lrs([1.0, 10.0], 0) == [1.0, 10.0] and s.lrs([1.0, 10.0], 1) == [0.5, 5.0]

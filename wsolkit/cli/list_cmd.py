@@ -16,6 +16,7 @@ class Kind(str, Enum):
     methods = "methods"
     datasets = "datasets"
     extractors = "extractors"
+    loggers = "loggers"
 
 
 app = command_app()
@@ -24,7 +25,7 @@ app = command_app()
 @app.command("list")
 def list_plugins(
     kind: Kind | None = typer.Argument(
-        None, help="backbones, methods, datasets or extractors (default: all four)."
+        None, help="backbones, methods, datasets, extractors or loggers (default: all five)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     check: bool = typer.Option(
@@ -33,7 +34,7 @@ def list_plugins(
         help="Import every plugin to check that it loads, and refresh the cached descriptions.",
     ),
 ) -> None:
-    """List registered backbones, methods, datasets and extractors with their package and status.
+    """List registered backbones, methods, datasets, extractors and loggers with package and status.
 
     A plugin that fails to import is listed with status **failed** and its error;
     nothing else is affected.

@@ -22,6 +22,8 @@ EPILOG = """
 - `wsolkit train --config cub-vgg16-aligned-eil --data ~/data/CUB_200_2011/wsolkit` — the
   published CUB recipe (a shipped recipe name or a YAML path).
 - `wsolkit train --config my.yaml --set optim.lr=0.01 --set method.lambda_drop=2`
+- `wsolkit train --logger tensorboard --logger mlflow` — also feed TensorBoard and MLflow
+  (`pip install 'wsolkit[tensorboard,mlflow]'`).
 - `wsolkit train --resume runs/cub-vgg16-aligned-eil-20261125-101500` — continue a run.
 - `torchrun --nproc-per-node 4 -m wsolkit train --config …`, or `wsolkit train --nproc 4 …`.
 
@@ -47,9 +49,34 @@ def train(
     batch_size: int | None = typer.Option(None, help="Per-process batch size [optim.batch_size]."),
     lr: float | None = typer.Option(None, help="Base learning rate [optim.lr]."),
     device: str | None = typer.Option(None, help="auto | cpu | cuda | cuda:N [runtime.device]."),
-    amp: str | None = typer.Option(None, help="off | bf16 | fp16 [runtime.amp]."),
+    amp: str | None = typer.Option(
+        None,
+        help="off | bf16 (CUDA or CPU) | fp16 (CUDA); the loss terms stay float32 [runtime.amp].",
+    ),
+    compile_model: bool = typer.Option(
+        False,
+        "--compile",
+        help="torch.compile the model (the first steps are slower while it compiles) "
+        "[runtime.compile].",
+    ),
     seed: int | None = typer.Option(None, help="[runtime.seed]"),
-    workers: int | None = typer.Option(None, help="DataLoader workers [runtime.workers]."),
+    workers: int | None = typer.Option(
+        None,
+        help="DataLoader workers per process (default: the cores available to each process, "
+        "at most 8) [runtime.workers].",
+    ),
+    resize_cache: bool = typer.Option(
+        False,
+        "--resize-cache",
+        help="Decode and resize the training images once into a memory-mapped file in the "
+        "cache folder; later epochs and runs only crop and flip [data.resize_cache].",
+    ),
+    loggers: list[str] = typer.Option(
+        [],
+        "--logger",
+        help="Also feed this run tracker: tensorboard | mlflow | a plugin's name (repeatable; "
+        "see docs/loggers.md) [runtime.loggers].",
+    ),
     skip_bad_images: bool = typer.Option(
         False,
         "--skip-bad-images",
@@ -86,12 +113,15 @@ def train(
         "optim.lr": lr,
         "runtime.device": device,
         "runtime.amp": amp,
+        "runtime.compile": True if compile_model else None,
         "runtime.seed": seed,
         "runtime.workers": workers,
+        "runtime.loggers": loggers or None,
         "runtime.out_dir": out_dir,
         "runtime.run_name": run_name,
         "runtime.quiet": True if quiet else None,
         "data.skip_bad_images": True if skip_bad_images else None,
+        "data.resize_cache": True if resize_cache else None,
     }
     overrides.update(parse_assignment(a) for a in assignments)
 

@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 
 
 class Batch(NamedTuple):
-    """A collated batch: ``images`` B×3×H×W float, ``labels`` B int64, ids, skipped images."""
+    """A collated batch: ``images`` B×3×H×W (uint8 from the protocol's transforms, see
+    :mod:`wsolkit.data.transforms`), ``labels`` B int64, ids, skipped images."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -76,6 +77,8 @@ class WSOLDataset(Dataset):
         cache_images: bool = False,
     ) -> None:
         self.metadata = metadata
+        self.resized: Any = None  # see use_resized()
+        self.augment: Callable[[Any], torch.Tensor] | None = None
         self._cache: dict[str, Any] | None = {} if cache_images else None
         self.image_root = Path(image_root)
         self.transform = transform
@@ -88,6 +91,14 @@ class WSOLDataset(Dataset):
                 f"{len(unknown)} requested image id(s) are not in {where}, e.g. '{unknown[0]}'"
             )
 
+    def use_resized(self, resized: Any, augment: Callable[[Any], torch.Tensor]) -> None:
+        """Read row ``i`` of ``resized`` (a :class:`~wsolkit.data.resize_cache.ResizedImages`
+        in this dataset's id order) as item ``i``'s resized image, and apply ``augment``
+        (the transform's steps after the resize) to it, instead of decoding the file."""
+        if len(resized) != len(self.image_ids):
+            raise ValueError(f"{len(resized)} cached images for {len(self.image_ids)} ids")
+        self.resized, self.augment = resized, augment
+
     def __len__(self) -> int:
         return len(self.image_ids)
 
@@ -97,6 +108,11 @@ class WSOLDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, str] | BadImage:
         image_id = self.image_ids[index]
+        if self.resized is not None and self.augment is not None:
+            from wsolkit.data.transforms import uint8_chw
+
+            tensor = self.augment(uint8_chw(self.resized[index]))
+            return tensor, self.metadata.labels[image_id], image_id
         path = self.image_root / image_id
         try:
             image = self._cache.get(image_id) if self._cache is not None else None

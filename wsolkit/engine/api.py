@@ -25,10 +25,11 @@ def train(
 
     from wsolkit.engine import distributed
     from wsolkit.engine.checkpoint import read_checkpoint
-    from wsolkit.engine.device import make_precision, resolve_device
+    from wsolkit.engine.device import check_compile, make_precision, resolve_device
     from wsolkit.engine.rundata import check_fingerprints
     from wsolkit.engine.setup import resume_settings
     from wsolkit.engine.trainer import Trainer
+    from wsolkit.loggers import LoggingCallbacks, check_loggers
     from wsolkit.settings import dump_settings
 
     callbacks = callbacks or Callbacks()
@@ -43,8 +44,12 @@ def train(
     else:
         settings = distributed_settings(config, overrides, env, notes)
         run = None
+    logger_classes = check_loggers(settings.runtime.loggers)  # every rank fails alike
     device = resolve_device(settings.runtime.device, env.local_rank if env.enabled else None)
     dist_info = distributed.init_distributed(device)
+    if logger_classes and dist_info.is_main:  # trackers are fed by rank 0 only
+        callbacks = LoggingCallbacks.start(callbacks, logger_classes, settings)
+    failure: BaseException | None = None
     try:
         name = settings.runtime.run_name or default_run_name(
             settings.data.dataset or "data", settings.model.backbone, settings.method.name
@@ -53,6 +58,10 @@ def train(
             RunDir.check_available(settings.runtime.out_dir, name)
         # Everything that can fail on bad input happens before the run directory is touched.
         precision = make_precision(device, settings.runtime.amp)
+        if settings.runtime.compile:
+            check_compile(device)
+        if device.type == "cuda":  # fixed-size training batches: let cuDNN pick its kernels
+            torch.backends.cudnn.benchmark = True
         torch.set_float32_matmul_precision("high")
         for note in notes if dist_info.is_main else []:
             callbacks.on_message(f"note: {note}")
@@ -87,7 +96,12 @@ def train(
         summary = trainer.fit(run)
         distributed.barrier()  # no rank leaves the group while another still uses it
         return summary
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
+        if isinstance(callbacks, LoggingCallbacks):
+            callbacks.close(failure)
         distributed.shutdown()
 
 
@@ -125,7 +139,8 @@ def _checked_data(settings: Any, dist_info: Any, callbacks: Callbacks) -> Any:
             found = find_bad_images(source, splits, callbacks.progress)
         return broadcast_object(found) if dist_info.enabled else found
 
-    data = load_run_data(settings, find_bad=find_bad)
+    progress = callbacks.progress if dist_info.is_main else None  # the resize cache's build
+    data = load_run_data(settings, progress=progress, find_bad=find_bad)
     if data.skipped and dist_info.is_main:
         where = ", ".join(f"{len(bad)} in {name}" for name, bad in data.skipped.items())
         callbacks.on_message(

@@ -6,6 +6,7 @@ These are the only places where the engine meets the plugin interfaces
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,22 +35,55 @@ class Built:
 def build_model(settings: Settings, num_classes: int, *, weights: str | None = None) -> Built:
     """Backbone from the registry, method on top (``weights`` overrides model.weights)."""
     m = settings.model
+    extra: dict[str, Any] = {}
+    if m.drop_path_rate > 0:  # only backbones that have stochastic depth take it
+        cls = backbones.load(m.backbone)
+        if "drop_path_rate" not in inspect.signature(cls).parameters:
+            raise UsageError(
+                f"model.drop_path_rate = {m.drop_path_rate}: backbone '{m.backbone}' has no "
+                "stochastic depth (drop path); set it to 0"
+            )
+        extra["drop_path_rate"] = m.drop_path_rate
     backbone = backbones.create(
         m.backbone,
         num_classes=num_classes,
         large_feature_map=m.large_feature_map,
         weights=m.weights if weights is None else weights,
+        **extra,
     )
     method = methods.load(settings.method.name)(method_params(settings))
     model = method.build(backbone)
     return Built(method, model, backbone)
 
 
-def build_optimizer(settings: Settings, built: Built) -> torch.optim.SGD:
-    """SGD (Nesterov) with the pretrained group at ``lr`` and the new layers at ``lr × ratio``."""
+def build_optimizer(settings: Settings, built: Built) -> torch.optim.Optimizer:
+    """SGD (Nesterov) or AdamW, the pretrained group at ``lr``, the new layers at
+    ``lr × ratio``.
+
+    AdamW splits each group in two, the second without weight decay: biases, every
+    one-dimensional parameter (norms), and the names the backbone's ``no_weight_decay()``
+    lists (position embeddings, class tokens) — timm's convention.
+    """
     o = settings.optim
     # Parameters a method adds on top of the backbone count as new layers.
     groups = built.model.parameter_groups(o.classifier_groups)
+    if o.optimizer == "adamw":
+        skip = no_weight_decay_names(built.backbone)
+        param_groups = []
+        for name, pairs, lr in (
+            ("pretrained", groups.pretrained, o.lr),
+            ("new", groups.new, o.lr * o.lr_classifier_ratio),
+        ):
+            exempt = [_exempt(n, p, skip) for n, p in pairs]
+            decay = [p for (_, p), e in zip(pairs, exempt, strict=True) if not e]
+            free = [p for (_, p), e in zip(pairs, exempt, strict=True) if e]
+            param_groups.append({"params": decay, "lr": lr, "name": name})
+            param_groups.append(
+                {"params": free, "lr": lr, "weight_decay": 0.0, "name": f"{name}_no_decay"}
+            )
+        return torch.optim.AdamW(
+            param_groups, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay
+        )
     return torch.optim.SGD(
         groups.optimizer_groups(o.lr, o.lr_classifier_ratio),
         lr=o.lr,
@@ -57,6 +91,18 @@ def build_optimizer(settings: Settings, built: Built) -> torch.optim.SGD:
         nesterov=o.nesterov and o.momentum > 0,
         weight_decay=o.weight_decay,
     )
+
+
+def no_weight_decay_names(backbone: Any) -> set[str]:
+    """The parameter names a backbone exempts from weight decay (timm's ``no_weight_decay``)."""
+    names = getattr(backbone, "no_weight_decay", None)
+    return set(names()) if callable(names) else set()
+
+
+def _exempt(name: str, param: torch.nn.Parameter, skip: set[str]) -> bool:
+    if param.ndim <= 1 or name.endswith(".bias"):
+        return True
+    return any(name == s or name.endswith("." + s) for s in skip)
 
 
 def train_loader(
@@ -77,18 +123,41 @@ def train_loader(
         rank=dist_info.rank,
         world_size=dist_info.world_size,
     )
-    workers = settings.runtime.workers
     loader = DataLoader(
         SeededDataset(dataset),
         batch_size=batch_size,
         sampler=sampler,
-        num_workers=workers,
-        persistent_workers=settings.runtime.persistent_workers and workers > 0,
         pin_memory=pin,
         drop_last=settings.data.drop_last,
         collate_fn=collate_skip_bad,
+        **worker_options(settings, dist_info.local_world_size, persistent=True),
     )
     return loader, sampler
+
+
+def default_workers(local_world_size: int = 1) -> int:
+    """Loader workers per process when ``runtime.workers`` is unset: the cores available to
+    this process divided among the processes of the node, at most 8; none (load in the main
+    process) when that leaves fewer than 2 cores per process."""
+    from wsolkit.engine.rundata import available_cores
+
+    share = available_cores() // max(1, local_world_size)
+    return min(share, 8) if share >= 2 else 0
+
+
+def worker_options(
+    settings: Settings, local_world_size: int = 1, *, persistent: bool = False
+) -> dict[str, Any]:
+    """``num_workers``, ``persistent_workers`` and ``prefetch_factor`` of a DataLoader."""
+    r = settings.runtime
+    workers = r.workers if r.workers is not None else default_workers(local_world_size)
+    if workers == 0:
+        return {"num_workers": 0}
+    return {
+        "num_workers": workers,
+        "persistent_workers": persistent and r.persistent_workers,
+        "prefetch_factor": r.prefetch_factor,
+    }
 
 
 def eval_loader(dataset: Any, settings: Settings, dist_info: DistInfo, pin: bool) -> DataLoader:
@@ -107,7 +176,7 @@ def eval_loader(dataset: Any, settings: Settings, dist_info: DistInfo, pin: bool
         SeededDataset(dataset),
         batch_size=max(settings.optim.batch_size, 1),
         sampler=sampler,
-        num_workers=settings.runtime.workers,
         pin_memory=pin,
         collate_fn=collate_skip_bad,
+        **worker_options(settings, dist_info.local_world_size, persistent=True),
     )

@@ -12,6 +12,10 @@ from typing import Any
 class Callbacks:
     """Override what you need; every method is a no-op here."""
 
+    #: How many images of each evaluation :meth:`on_cam_samples` receives (0: none, and the
+    #: evaluation keeps nothing for it).
+    cam_samples: int = 0
+
     def on_train_start(self, info: dict[str, Any]) -> None:
         """Run directory, device, world size, dataset sizes, resumed epoch."""
 
@@ -34,6 +38,11 @@ class Callbacks:
 
     def on_eval_end(self, label: str, metrics: dict[str, Any]) -> None:
         """Evaluation of ``label`` finished with these metrics."""
+
+    def on_cam_samples(self, label: str, images: Any, scoremaps: Any, image_ids: list[str]) -> None:
+        """The first :attr:`cam_samples` images of an evaluation and their score maps:
+        ``images`` uint8 N×H×W×3 (RGB at the evaluation size), ``scoremaps`` float32 N×H×W
+        in [0, 1] (the maps the metrics read), as numpy arrays."""
 
     def on_progress(self, label: str, done: int, total: int) -> None:
         """Work outside epochs and evaluations (e.g. "checking train images"): ``done`` of

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -47,7 +48,7 @@ class Precision:
 
     @contextlib.contextmanager
     def autocast(self) -> Iterator[None]:
-        """Autocast on CUDA when AMP is on; a no-op otherwise."""
+        """Autocast (CUDA, or CPU for bf16) when AMP is on; a no-op otherwise."""
         if self.dtype is None:
             yield
             return
@@ -60,11 +61,41 @@ class Precision:
 
 
 def make_precision(device: torch.device, amp: str) -> Precision:
-    """Validate the AMP mode for ``device``."""
-    if amp != "off" and device.type != "cuda":
+    """Validate the AMP mode for ``device``: bf16 on CUDA (where the GPU has it) or the
+    CPU, fp16 on CUDA only."""
+    if amp == "fp16" and device.type != "cuda":
         raise SettingsError(
-            f"runtime.amp = '{amp}' needs a CUDA device (running on {device}); use --amp off"
+            f"runtime.amp = 'fp16' needs a CUDA device (running on {device}); use --amp bf16 "
+            "(CPU autocast) or --amp off"
         )
-    if amp == "bf16" and not torch.cuda.is_bf16_supported():
+    if amp != "off" and device.type not in ("cuda", "cpu"):
+        raise SettingsError(f"runtime.amp = '{amp}' is not supported on {device}; use --amp off")
+    if amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise SettingsError("runtime.amp = 'bf16' is not supported by this GPU; use --amp fp16")
     return Precision(device, amp)
+
+
+def check_compile(device: torch.device) -> None:
+    """Refuse ``runtime.compile`` with one line when its backend cannot run here.
+
+    torch.compile's inductor backend generates C++ on the CPU (a C++ compiler on the PATH)
+    and Triton kernels on CUDA (the ``triton`` package); without them the first forward
+    pass would fail deep inside the compiler, after the run started.
+    """
+    import importlib.util
+    import shutil
+
+    if device.type == "cuda" and importlib.util.find_spec("triton") is None:
+        raise SettingsError(
+            "runtime.compile needs Triton on CUDA (torch.compile's inductor backend): "
+            "pip install triton, or drop --compile"
+        )
+    if device.type == "cpu":
+        wanted = os.environ.get("CXX", "").strip()
+        names = [wanted] if wanted else ["c++", "g++", "clang++"]
+        if not any(shutil.which(name) for name in names):
+            raise SettingsError(
+                "runtime.compile needs a C++ compiler on the CPU (torch.compile's inductor "
+                f"backend; looked for {', '.join(names)} on PATH): install one (e.g. g++), "
+                "or drop --compile"
+            )

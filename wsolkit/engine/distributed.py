@@ -23,6 +23,7 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    local_world_size: int = 1  # processes on this node (torchrun's LOCAL_WORLD_SIZE)
 
     @property
     def is_main(self) -> bool:
@@ -43,6 +44,7 @@ def torchrun_env() -> DistInfo:
         int(os.environ["RANK"]),
         int(os.environ["WORLD_SIZE"]),
         int(os.environ.get("LOCAL_RANK", os.environ["RANK"])),
+        int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"])),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from wsolkit.data.metadata import SplitMetadata
+from wsolkit.data.transforms import BatchNormalize
 from wsolkit.engine.callbacks import Callbacks
 from wsolkit.engine.device import Precision
 from wsolkit.engine.distributed import all_reduce_sum, sync_buffers, world_size
@@ -31,6 +32,7 @@ class EvalContext:
     device: torch.device
     precision: Precision
     channels_last: bool
+    normalize: BatchNormalize  # the loaders hand over uint8 images
 
 
 @torch.no_grad()
@@ -63,11 +65,13 @@ def evaluate(
     model.eval()
     if callbacks and is_main:
         callbacks.on_eval_start(label, len(ctx.metadata))
+    wanted = callbacks.cam_samples if callbacks and is_main else 0
+    samples: list[tuple[Any, Any, str]] = []
     try:
         for batch in loader:
             if not batch.image_ids:
                 continue
-            images = batch.images.to(ctx.device, non_blocking=True)
+            images = ctx.normalize(batch.images.to(ctx.device, non_blocking=True))
             if ctx.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             labels = batch.labels.to(ctx.device, non_blocking=True)
@@ -77,6 +81,8 @@ def evaluate(
             scoremaps = [normalize_scoremap(cam, size) for cam in cams[:, 0].float().cpu().numpy()]
             predicted = top5.cpu().numpy()
             evaluation.accumulate(scoremaps, batch.image_ids, top5=predicted)
+            if len(samples) < wanted:
+                samples += _samples(batch, scoremaps, wanted - len(samples))
             for other in extra.values():
                 other.accumulate(scoremaps, batch.image_ids, top5=predicted)
             if callbacks and is_main:
@@ -94,5 +100,20 @@ def evaluate(
     if extra:
         scores.box_sets = {name: e.compute().scores(curves=curves) for name, e in extra.items()}
     if callbacks and is_main:
+        if samples:
+            import numpy as np
+
+            callbacks.on_cam_samples(
+                label,
+                np.stack([image for image, _, _ in samples]),
+                np.stack([scoremap for _, scoremap, _ in samples]).astype(np.float32),
+                [image_id for _, _, image_id in samples],
+            )
         callbacks.on_eval_end(label, scores)
     return scores
+
+
+def _samples(batch: Any, scoremaps: list[Any], k: int) -> list[tuple[Any, Any, str]]:
+    """The first ``k`` images of ``batch`` as ``H×W×3`` uint8 arrays, with their maps."""
+    arrays = batch.images[:k].permute(0, 2, 3, 1).contiguous().numpy()
+    return list(zip(arrays, scoremaps[:k], batch.image_ids[:k], strict=True))

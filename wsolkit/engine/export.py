@@ -365,6 +365,8 @@ def _run(
 
     from wsolkit.cams import CamBatch
     from wsolkit.data.dataset import collate_skip_bad
+    from wsolkit.data.transforms import BatchNormalize
+    from wsolkit.engine.build import worker_options
     from wsolkit.metrics import normalize_scoremap
 
     index = {image_id: i for i, image_id in enumerate(dataset.image_ids)}
@@ -372,16 +374,17 @@ def _run(
     loader = DataLoader(
         torch.utils.data.Subset(dataset, remaining),
         batch_size=options.batch_size or settings.optim.batch_size,
-        num_workers=settings.runtime.workers,
         pin_memory=device.type == "cuda",
+        **worker_options(settings),
         collate_fn=collate_skip_bad,
     )
     size = settings.data.eval_size
+    normalize = BatchNormalize.from_settings(settings.data)
     for batch in loader:
         if batch.skipped:
             bad = batch.skipped[0].path
             raise DataError(f"{bad}: unreadable image; a CAM store needs every image of the split")
-        images = batch.images.to(device, non_blocking=True)
+        images = normalize(batch.images.to(device, non_blocking=True))
         labels = batch.labels.to(device, non_blocking=True)
         if device.type == "cuda" and settings.runtime.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)

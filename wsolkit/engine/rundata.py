@@ -10,14 +10,19 @@
   resumes only on the data it was trained on;
 - ``data.val_per_class`` keeps K images per class of the val split (a seeded draw,
   the same in every process and run), and ``data.val_boxes`` adds box sets of the
-  val split (pseudo-boxes), read by the strict metadata reader.
+  val split (pseudo-boxes), read by the strict metadata reader;
+- with ``data.resize_cache`` the training images are read from the resize cache
+  (:mod:`wsolkit.data.resize_cache`), built here on the first run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from wsolkit.data.dataset import BadImage
 from wsolkit.data.metadata import SplitMetadata
@@ -104,6 +109,8 @@ def load_run_data(
                 f"every image of the {roles[role]} split ({source.root / roles[role]}) is "
                 "unreadable and was skipped: nothing is left to use"
             )
+    if settings.data.resize_cache:
+        attach_resize_cache(datasets["train"], settings, source, roles["train"], progress)
     return RunData(
         source,
         datasets["train"],
@@ -118,6 +125,48 @@ def load_run_data(
         ),
         val_ids=val_ids,
     )
+
+
+def attach_resize_cache(
+    dataset: Any,
+    settings: Settings,
+    source: DataSource,
+    split: str,
+    progress: Progress | None = None,
+    cache_dir: Path | None = None,
+) -> Path:
+    """Make ``dataset`` (the training split) read its resized images from the resize cache,
+    building the cache file first when it does not exist; returns the file's path."""
+    from wsolkit.cache import default_cache_dir
+    from wsolkit.data.images import load_rgb
+    from wsolkit.data.resize_cache import build_or_open, cache_file, cache_key
+    from wsolkit.data.transforms import train_augment, train_resize
+
+    data = settings.data
+    resize = train_resize(data)
+    fingerprint = source.fingerprint(split)
+    name = source.dataset or data.dataset or "data"
+    key = cache_key(name, split, data.resize_size, dataset.image_ids, fingerprint)
+    path = cache_file(cache_dir or default_cache_dir(), key)
+
+    def load(image_id: str) -> np.ndarray:
+        return np.asarray(resize(load_rgb(source.image_root / image_id)), dtype=np.uint8)
+
+    resized = build_or_open(
+        path, key, dataset.image_ids, load, progress=progress, threads=available_cores()
+    )
+    dataset.use_resized(resized, train_augment(data))
+    return path
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def per_class(meta: SplitMetadata, k: int, seed: int) -> list[str]:

@@ -31,6 +31,7 @@ RESUMABLE_CHANGES = (
     "data.mask_root",
     "data.skip_bad_images",
     "data.cache_images",
+    "data.resize_cache",
     "data.check_images",
 )
 SPEC_DATA_FIELDS = ("resize_size", "crop_size", "eval_size", "mean", "std")

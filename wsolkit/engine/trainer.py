@@ -11,6 +11,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from wsolkit.data.dataset import SkippedImages
+from wsolkit.data.transforms import BatchNormalize
 from wsolkit.engine import build as builders
 from wsolkit.engine.callbacks import Callbacks
 from wsolkit.engine.checkpoint import Checkpoint, DatasetInfo, read_checkpoint, save_checkpoint
@@ -59,6 +60,7 @@ class Trainer:
         self.dist, self.device, self.precision = dist_info, device, precision
         self.callbacks = callbacks if dist_info.is_main else Callbacks()
         self.channels_last = settings.runtime.channels_last and device.type == "cuda"
+        self.normalize = BatchNormalize.from_settings(settings.data)  # uint8 batches, on device
         seed_everything(settings.runtime.seed)
         self.built = builders.build_model(
             settings, data.source.num_classes, weights="none" if resume else None
@@ -82,6 +84,8 @@ class Trainer:
             if dist_info.enabled
             else self.model
         )
+        if settings.runtime.compile:  # checkpoints keep saving self.model's plain keys
+            self.ddp = torch.compile(self.ddp)
         pin = settings.runtime.pin_memory and device.type == "cuda"
         o = settings.optim
         self._loaders = {
@@ -177,14 +181,14 @@ class Trainer:
         sums: dict[str, float] = {}
         seen = correct = 0
         t0 = time.perf_counter()
-        lrs = apply_lr(self.optimizer, self.base_lrs, self.schedule.factor(epoch, 0))
+        lrs = apply_lr(self.optimizer, self.schedule.lrs(self.base_lrs, epoch, 0))
         for step, batch in enumerate(loader):
             self.skipped.add(batch)
             if not batch.image_ids:
                 continue  # every image of this batch was unreadable (--skip-bad-images)
             images, labels = batch.images, batch.labels
             if self.schedule.per_step:
-                lrs = apply_lr(self.optimizer, self.base_lrs, self.schedule.factor(epoch, step))
+                lrs = apply_lr(self.optimizer, self.schedule.lrs(self.base_lrs, epoch, step))
             terms, logits, labels = self._step(images, labels, epoch)
             n = len(labels)
             for k, v in terms.items():
@@ -220,7 +224,7 @@ class Trainer:
     def _step(
         self, images: torch.Tensor, labels: torch.Tensor, epoch: int
     ) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
-        images = images.to(self.device, non_blocking=True)
+        images = self.normalize(images.to(self.device, non_blocking=True))
         labels = labels.to(self.device, non_blocking=True)
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -230,9 +234,12 @@ class Trainer:
                 outputs = self.ddp(images, targets.labels)
             else:
                 outputs = self.ddp(images)
-            losses = self.built.method.losses(
-                outputs, targets, epoch=epoch, warm_epochs=self.settings.optim.warm_epochs
-            )
+        # The losses in float32 outside autocast (a no-op in float32 training): the alignment
+        # terms, the CAM normalizations and the thresholds of ACoL/SPG need its precision.
+        outputs = {k: _float32(v) for k, v in outputs.items()}
+        losses = self.built.method.losses(
+            outputs, targets, epoch=epoch, warm_epochs=self.settings.optim.warm_epochs
+        )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["total"]).backward()
         self.scaler.step(self.optimizer)
@@ -249,6 +256,7 @@ class Trainer:
             self.device,
             self.precision,
             self.channels_last,
+            self.normalize,
         )
 
     def _maybe_validate(self, record: dict[str, Any]) -> None:
@@ -339,3 +347,10 @@ class Interrupted(WsolkitError):
             f"interrupted; {run.checkpoint('last')} holds epoch {epoch}. "
             f"Continue with: wsolkit train --resume {run.path}"
         )
+
+
+def _float32(value: Any) -> Any:
+    """A floating tensor as float32 (itself when it is already); anything else unchanged."""
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.float()
+    return value

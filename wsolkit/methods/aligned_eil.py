@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
+import torch
 from pydantic import Field
 from torch import Tensor
 
@@ -97,7 +98,10 @@ class AlignedEILModel(SplitModel):
         if self.with_similarity:
             weights = self.backbone.head.class_weights
             assert weights is not None  # the method requires a linear head
-            outputs["similarity"] = cosine_similarity_map(features, weights)
+            # float32 with autocast off (a no-op in float32 training): the alignment terms
+            # threshold the normalized norm and the sign of the cosine, which bf16 would move
+            with torch.autocast(features.device.type, enabled=False):
+                outputs["similarity"] = cosine_similarity_map(features.float(), weights.float())
         return outputs
 
 

@@ -69,6 +69,12 @@ class DataSettings(_Section):
         False,
         description="Keep decoded images in memory after their first read (small datasets).",
     )
+    resize_cache: bool = Field(
+        False,
+        description="Decode and resize the training images once into a memory-mapped uint8 "
+        "file in the cache folder (resize² × 3 bytes per image; bit-identical batches); the "
+        "workers then only crop and flip.",
+    )
     drop_last: bool = Field(
         False, description="Drop the last incomplete training batch of every epoch."
     )
@@ -115,6 +121,13 @@ class ModelSettings(_Section):
     large_feature_map: bool = Field(
         False, description="28×28 instead of 14×14 last feature map at 224 input."
     )
+    drop_path_rate: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Stochastic depth of backbones that have it (vision transformers; TS-CAM "
+        "trains DeiT-S with 0.1); 0 for the others.",
+    )
 
 
 class MethodSettings(BaseModel):
@@ -152,14 +165,31 @@ class OptimSettings(_Section):
         description="Which parameters get the classifier rate: bridging-gap (ResNet: fc only) or "
         "wsolevaluation (ResNet: layer4 and fc).",
     )
+    optimizer: Literal["sgd", "adamw"] = Field(
+        "sgd",
+        description="sgd (momentum, nesterov; weight decay on every parameter, as the CNN "
+        "recipes) or adamw (betas, eps; no weight decay on biases, norms, position embeddings "
+        "and class tokens: timm's convention, the transformer recipes).",
+    )
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum.")
     nesterov: bool = Field(True, description="Nesterov momentum.")
-    weight_decay: float = Field(5e-4, ge=0, le=1, description="L2 weight decay.")
-    lr_schedule: Literal["points", "frequency", "onecycle"] = Field(
+    betas: tuple[float, float] = Field((0.9, 0.999), description="AdamW's betas.")
+    eps: float = Field(1e-8, gt=0, le=1, description="AdamW's epsilon.")
+    weight_decay: float = Field(5e-4, ge=0, le=1, description="Weight decay (L2 for SGD).")
+    lr_schedule: Literal["points", "frequency", "onecycle", "cosine", "step"] = Field(
         "points",
         description="points: multiply by lr_decay_rate at each epoch in lr_decay_points; "
-        "frequency: every lr_decay_frequency epochs; onecycle: one-cycle (synthetic recipe).",
+        "frequency: every lr_decay_frequency epochs; onecycle: one-cycle (synthetic recipe); "
+        "cosine: per epoch from lr to min_lr; step: lr × lr_decay_rate^(epoch // "
+        "lr_decay_frequency). cosine and step start with lr_warmup_epochs of linear warm-up.",
     )
+    lr_warmup_epochs: int = Field(
+        0, ge=0, description="Epochs of linear warm-up from lr_warmup_init (cosine, step)."
+    )
+    lr_warmup_init: float = Field(
+        1e-6, ge=0, le=10, description="Learning rate of epoch 1 of the warm-up (cosine, step)."
+    )
+    min_lr: float = Field(1e-5, ge=0, le=10, description="Where cosine ends.")
     lr_decay_points: list[int] = Field(
         [41, 61], description="1-indexed epochs at whose start the learning rate decays."
     )
@@ -168,6 +198,13 @@ class OptimSettings(_Section):
     onecycle_warmup: float = Field(
         0.15, gt=0, lt=1, description="Share of steps rising to the peak lr (onecycle)."
     )
+
+    @field_validator("betas")
+    @classmethod
+    def _betas(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 <= b < 1 for b in v):
+            raise ValueError("both betas must be in [0, 1)")
+        return v
 
     @field_validator("lr_decay_points")
     @classmethod
@@ -201,12 +238,33 @@ class RuntimeSettings(_Section):
     """Where and how the job runs."""
 
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:N'.")
-    amp: Literal["off", "bf16", "fp16"] = Field("off", description="Mixed precision on CUDA.")
+    amp: Literal["off", "bf16", "fp16"] = Field(
+        "off",
+        description="Mixed precision: bf16 (CUDA, or CPU autocast) or fp16 (CUDA only, with a "
+        "gradient scaler); the losses that need float32 stay in float32.",
+    )
     channels_last: bool = Field(True, description="channels-last memory format on CUDA.")
+    compile: bool = Field(
+        False, description="torch.compile the model (inductor; needs a C++ compiler on CPU)."
+    )
     seed: int = Field(0, ge=0, description="Seed of every random generator.")
-    workers: int = Field(4, ge=0, le=256, description="DataLoader worker processes.")
+    workers: int | None = Field(
+        None,
+        ge=0,
+        le=256,
+        description="DataLoader worker processes per process (default: the cores available "
+        "to each process, at most 8).",
+    )
     persistent_workers: bool = Field(True, description="Keep DataLoader workers between epochs.")
+    prefetch_factor: int = Field(
+        4, ge=1, le=64, description="Batches each DataLoader worker prepares ahead."
+    )
     pin_memory: bool = Field(True, description="Pinned host memory for CUDA transfers.")
+    loggers: list[str] = Field(
+        default_factory=list,
+        description="Run trackers fed beside metrics.jsonl (wsolkit.loggers entry points: "
+        "tensorboard, mlflow); rank 0 only.",
+    )
     out_dir: Path = Field(Path("runs"), description="Folder that receives run directories.")
     run_name: str | None = Field(
         None,
