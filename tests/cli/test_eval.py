@@ -133,6 +133,23 @@ def test_mask_split_gives_pxap(tmp_path: Path) -> None:
     assert code == 1 and "needs --mask-root" in err
 
 
+def test_a_split_of_a_prepared_folder_finds_its_masks_in_dataset_yaml(tmp_path: Path) -> None:
+    from wsolkit.data.spec import DatasetManifest, write_manifest
+
+    meta, masks, maps = make_mask_split(tmp_path, images=4, seed=2, size=32)
+    args = ["--scoremaps", str(maps), "--metadata", str(meta), "--eval-size", "32", "--json"]
+    code, explicit, _ = _eval(*args, "--mask-root", str(masks))
+    assert code == 0
+    manifest = DatasetManifest(
+        dataset="folder", num_classes=3, annotation="masks", image_root="images",
+        mask_root=masks.name,
+    )  # fmt: skip
+    write_manifest(meta.parent, manifest)  # the split is now PREPARED/meta
+    code, recorded, err = _eval(*args)
+    assert code == 0, err
+    assert json.loads(recorded)["pxap"] == json.loads(explicit)["pxap"]
+
+
 @pytest.mark.slow
 def test_workers_give_the_same_json(tmp_path: Path) -> None:
     meta, maps, _ = make_box_split(tmp_path, images=70, seed=6, size=32)

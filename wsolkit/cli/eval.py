@@ -76,7 +76,10 @@ def evaluate(
         "records its own.",
     ),
     mask_root: Path | None = typer.Option(
-        None, "--mask-root", help="Folder the mask paths are relative to (mask datasets: PxAP)."
+        None,
+        "--mask-root",
+        help="Folder the mask paths are relative to (mask datasets: PxAP); default: the one "
+        "dataset.yaml records when --metadata is a split of a prepared folder.",
     ),
     cam_curve_interval: float | None = typer.Option(
         None,
@@ -247,6 +250,8 @@ def _evaluate_folder(
     from wsolkit.metrics import FolderSource, ScoremapFolder, evaluate_scoremaps
 
     split = read_split(metadata, require_localization=True)
+    if mask_root is None and split.masks is not None:
+        mask_root = prepared_mask_root(metadata)
     folder = ScoremapFolder.scan(scoremaps, split.image_ids)
     with progress_bar("evaluating score maps") as progress:
         report = evaluate_scoremaps(
@@ -265,6 +270,21 @@ def _evaluate_folder(
             f"(e.g. {examples})",
         )
     return report
+
+
+def prepared_mask_root(metadata: Path) -> Path | None:
+    """The mask folder ``dataset.yaml`` records when ``metadata`` is a split of a prepared
+    folder (e.g. CUB with ``prepare cub --masks``); ``None`` otherwise (paths then resolve
+    against the metadata folder, as before)."""
+    from wsolkit.data.spec import MANIFEST, read_manifest
+
+    folder = Path(metadata).parent
+    if not (folder / MANIFEST).is_file():
+        return None
+    manifest = read_manifest(folder)
+    return manifest.resolve(folder, manifest.mask_root) or manifest.resolve(
+        folder, manifest.image_root
+    )
 
 
 def _evaluate_store(
