@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from wsolkit.backbones import StageInfo
 from wsolkit.backbones.tiny import Tiny
+from wsolkit.errors import SettingsError
 from wsolkit.extractors.gradients import GradCAM
 from wsolkit.methods import IncompatibleBackboneError, WsolMethod
 from wsolkit.methods.cam import CAM
@@ -177,6 +178,25 @@ def test_catches_unknown_adl_positions() -> None:
     broken = type("Broken", (Tiny,), {"name": "broken", "default_adl_positions": ("conv5",)})
     with pytest.raises(AssertionError, match=r"ADL positions \['conv5'\] are not stages"):
         check_backbone(broken, **FAST)
+
+
+def test_a_backbone_with_one_feature_map_size_must_refuse_the_other() -> None:
+    lax = type("Broken", (Tiny,), {"name": "broken", "supports_large_feature_map": False})
+    with pytest.raises(AssertionError, match="supports_large_feature_map is False but the "
+                       "constructor accepted large_feature_map=True"):  # fmt: skip
+        check_backbone(lax, **FAST)
+
+    class OneSize(Tiny):
+        name = "one_size"
+        supports_large_feature_map = False
+
+        def __init__(self, *, num_classes: int, large_feature_map: bool = False, weights="none"):
+            if large_feature_map:
+                raise SettingsError("model.large_feature_map = True: one size; set it to false")
+            super().__init__(num_classes=num_classes, weights=weights)
+
+    report = check_backbone(OneSize, **FAST)
+    assert list(report.stages) == [False]  # only the size it has was built and checked
 
 
 def test_catches_a_positional_constructor() -> None:

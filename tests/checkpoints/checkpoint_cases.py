@@ -49,7 +49,8 @@ def container(fmt: str, reference: dict[str, Tensor], backbone: str) -> dict[str
     """The dict each reference trainer saves, around a reference-named state dict.
 
     wsolevaluation: ``{'architecture', 'epoch', 'state_dict', 'optimizer'}``;
-    bridging-gap: ``{'state_dict'}``; DA-WSOL: extractor and classifier state dicts
+    bridging-gap: ``{'state_dict'}``; TS-CAM: ``{'epoch', 'state_dict', 'best_map'}`` with
+    ``module.`` keys; DA-WSOL: extractor and classifier state dicts
     (the ``extractor.`` / ``classifier.`` prefixes of the tables removed) and optimizers.
     """
     if fmt == "wsolevaluation":
@@ -61,6 +62,9 @@ def container(fmt: str, reference: dict[str, Tensor], backbone: str) -> dict[str
         }
     if fmt == "bridging-gap":
         return {"state_dict": reference}
+    if fmt == "ts-cam":  # saved from nn.DataParallel: every key starts with "module."
+        state = {f"module.{key}": value for key, value in reference.items()}
+        return {"epoch": 60, "state_dict": state, "best_map": 87.7}
     parts = {"extractor": {}, "classifier": {}}
     for key, value in reference.items():
         part, _, rest = key.partition(".")

@@ -131,7 +131,10 @@ def test_what_the_weights_cannot_tell_is_said_in_the_notes() -> None:
     [
         (torch.zeros(3), "ckpt.pth is not a checkpoint wsolkit can import: it holds a Tensor"),
         ([1, 2], "it holds a list, not a dict of weights"),
-        ({}, "is not a checkpoint of wsolevaluation, bridging-gap, da-wsol: it holds an empty"),
+        (
+            {},
+            "is not a checkpoint of wsolevaluation, bridging-gap, da-wsol, ts-cam: it holds an empty",
+        ),
         ({"model": {"a": 1}}, "it holds a dict with keys 'model', none of which holds weights"),
         ({"format": "wsolkit-checkpoint/1", "model": {}}, "is already a wsolkit checkpoint"),
         ({"state_dict": [1]}, "ckpt.pth: entry 'state_dict' holds a list, not a state dict"),
@@ -160,7 +163,7 @@ def test_read_source_refuses_the_wrong_container_and_unknown_formats() -> None:
         "da-wsol",
     )
     _refused(
-        "unknown checkpoint format 'timm'; use one of wsolevaluation, bridging-gap, da-wsol or 'auto'",
+        "unknown checkpoint format 'timm'; use one of wsolevaluation, bridging-gap, da-wsol, ts-cam or 'auto'",
         read_source,
         bare,
         "timm",

@@ -106,6 +106,9 @@ class Backbone(nn.Module):
     default_split_point: ClassVar[str | None] = None
     default_adl_positions: ClassVar[tuple[str, ...]] = ()
     adl_replaces_dropout: ClassVar[bool] = False
+    #: False for a backbone with one feature-map size (a vision transformer's patch grid):
+    #: its constructor refuses ``large_feature_map=True`` with a ``SettingsError``.
+    supports_large_feature_map: ClassVar[bool] = True
 
     num_classes: int
     large_feature_map: bool
@@ -182,6 +185,18 @@ class Backbone(nn.Module):
         for info in self.stages[start:stop]:
             x = self.stage(info.name)(x)
         return x
+
+    def stage_map(self, name: str, output: Tensor) -> Tensor:
+        """Stage ``name``'s ``output`` as the B×C×h×w map that score-map extractors read.
+
+        The identity by default: a CNN's stages output maps. A backbone whose stages
+        pass something else between them (a vision transformer's B×(1+N)×C tokens)
+        returns the map here (its patch tokens as B×C×h×w). It must only select and
+        rearrange entries of ``output`` (no arithmetic): the extractors apply it to the
+        gradient with respect to ``output`` too, which is then the gradient with
+        respect to the map.
+        """
+        return output
 
     def forward_features(self, x: Tensor) -> Tensor:
         """The final feature map F (B×C×h×w), input of the head."""

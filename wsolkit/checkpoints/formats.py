@@ -19,8 +19,11 @@ from __future__ import annotations
 from wsolkit.checkpoints.bridging_gap import BRIDGING_GAP
 from wsolkit.checkpoints.da_wsol import DA_WSOL
 from wsolkit.checkpoints.layout import Layout, SourceFormat
+from wsolkit.checkpoints.ts_cam import TS_CAM
 from wsolkit.checkpoints.wsolevaluation import WSOLEVALUATION
 
-FORMATS: dict[str, SourceFormat] = {f.name: f for f in (WSOLEVALUATION, BRIDGING_GAP, DA_WSOL)}
+FORMATS: dict[str, SourceFormat] = {
+    f.name: f for f in (WSOLEVALUATION, BRIDGING_GAP, DA_WSOL, TS_CAM)
+}
 
 __all__ = ["FORMATS", "Layout", "SourceFormat"]

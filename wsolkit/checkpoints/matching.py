@@ -74,14 +74,21 @@ def matching_layouts(source: SourceWeights) -> list[tuple[str, Layout]]:
     """``(format, layout)`` of every known layout whose key names fit ``source`` exactly.
 
     Only key names are compared (the class count and shapes are :func:`convert`'s
-    checks); vanilla CAM networks fit several formats and methods at once.
+    checks); vanilla CAM networks fit several formats and methods at once. Layouts of a
+    backbone or method that is not installed (a plugin's, e.g. TS-CAM's ``deit_small``) are
+    left out: their keys cannot be derived, and the file is not theirs to claim.
     """
     return [
         (name, layout)
         for name, fmt in FORMATS.items()
         for layout in fmt.layouts
-        if not any(key_differences(source.state, layout)[:2])
+        if installed(layout) and not any(key_differences(source.state, layout)[:2])
     ]
+
+
+def installed(layout: Layout) -> bool:
+    """Whether the layout's backbone and first method are registered here."""
+    return layout.backbone in registry.backbones and layout.methods[0] in registry.methods
 
 
 def fits_text(matches: list[tuple[str, Layout]]) -> str:

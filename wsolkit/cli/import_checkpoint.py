@@ -25,6 +25,9 @@ EPILOG = """
 - `da-wsol` — github.com/zh460045050/DA-WSOL_CVPR2022 (BagCAMs saves the same):
   `state_dict_extractor` + `state_dict_classifier`; ResNet50 (CAM, ADL) and InceptionV3;
   the 1×1-conv classifier K×2048×1×1 squeezed into the linear head.
+- `ts-cam` — github.com/vasgaowei/TS-CAM, `train_cam.py`'s `{epoch, state_dict, best_map}`:
+  DeiT-S with its 3×3-conv class-map head, as the `wsolkit-timm` plugin's `deit_small` with
+  `ts-cam` (install the plugin first: pip install plugins/wsolkit-timm).
 
 A `module.` prefix (DataParallel / DDP) is stripped wherever it appears. The class count is
 read from the classifier (`--num-classes` only confirms it); `--large-feature-map` is
@@ -44,9 +47,11 @@ its code. Details and key tables: docs/checkpoints.md.
 def import_checkpoint(
     src: Path = typer.Argument(..., help="The checkpoint file of the reference code."),
     source_format: str = typer.Option(
-        "auto", "--from", help="auto | wsolevaluation | bridging-gap | da-wsol."
+        "auto", "--from", help="auto | wsolevaluation | bridging-gap | da-wsol | ts-cam."
     ),
-    backbone: str = typer.Option(..., "--backbone", help="vgg16 | resnet50 | inception_v3."),
+    backbone: str = typer.Option(
+        ..., "--backbone", help="vgg16 | resnet50 | inception_v3 | deit_small (wsolkit-timm)."
+    ),
     method: str = typer.Option(
         ..., "--method", help="The method it was trained with (cam, has, cutmix, adl, …)."
     ),
@@ -68,7 +73,7 @@ def import_checkpoint(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
     as_json: bool = typer.Option(False, "--json", help="Print what was imported as JSON."),
 ) -> None:
-    """Import a checkpoint of wsolevaluation, bridging-gap or DA-WSOL / BagCAMs as a wsolkit
+    """Import a checkpoint of wsolevaluation, bridging-gap, DA-WSOL / BagCAMs or TS-CAM as a wsolkit
     checkpoint, which export-cams, eval and compare then use like a trained one."""
     from wsolkit.engine.importing import import_checkpoint as run_import
 

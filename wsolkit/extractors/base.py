@@ -9,7 +9,9 @@ stage=...)`` where it would call ``method.cams(model, images, classes)``.
 Maps are read at a STAGE of the backbone (its ``stage_names``; a group prefix
 such as ``layer3`` means the last stage named ``layer3.*``); ``None`` is the
 final feature map. The activations ``A`` of the stage come from
-``backbone.forward_stages(images, through=stage)`` and the logits from
+``backbone.forward_stages(images, through=stage)``, read as a map through
+``backbone.stage_map(stage, ·)`` (the identity for CNNs; a vision transformer's
+tokens become its patch map), and the logits from
 ``backbone.head(backbone.forward_stages(A, after=stage))``: the eval-mode
 inference path of every built-in method (ADL's layers are the identity in eval;
 ACoL and SPG install their own head on a truncated backbone).
@@ -127,11 +129,12 @@ def map_dtype(tensor: Tensor) -> torch.dtype:
 
 
 def stage_forward(backbone: Backbone, images: Tensor, stage: str) -> tuple[Tensor, Tensor]:
-    """``(activations of stage, logits)`` without autograd (the gradient-free extractors)."""
+    """``(activations of stage as a B×C×h×w map, logits)`` without autograd (the
+    gradient-free extractors); the map is ``backbone.stage_map`` of the stage's output."""
     with torch.no_grad():
         activations = backbone.forward_stages(images, through=stage)
         logits = backbone.head(backbone.forward_stages(activations, after=stage))
-    return activations, logits
+    return backbone.stage_map(stage, activations), logits
 
 
 def probe_image(model: nn.Module, size: int) -> Tensor:
@@ -236,6 +239,7 @@ class ScoreMapExtractor:
         resolved = self.resolve_stage(backbone, stage) or backbone.stage_names[-1]
         with torch.no_grad():
             out = backbone.forward_stages(probe_image(model, size), through=resolved)
+        out = backbone.stage_map(resolved, out)
         return int(out.shape[-2]), int(out.shape[-1])
 
     def extract(

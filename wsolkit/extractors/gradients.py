@@ -6,7 +6,10 @@ then the logits from a leaf copy of ``A`` with autograd on (also inside
 ``torch.inference_mode()``), and one ``torch.autograd.grad`` per requested class
 (the seed is the one-hot of the class: the gradient of its logit, pytorch-grad-cam's
 ``ClassifierOutputTarget``). Only ``A`` receives gradients: no parameter's ``.grad``
-changes. Each subclass names the formula of :mod:`wsolkit.functional.posthoc`.
+changes. ``A`` and each gradient are read as maps through ``backbone.stage_map``
+(a vision transformer's tokens → its patch map, as pytorch-grad-cam's
+``reshape_transform`` does for both). Each subclass names the formula of
+:mod:`wsolkit.functional.posthoc`.
 """
 
 from __future__ import annotations
@@ -53,7 +56,10 @@ class GradientExtractor(ScoreMapExtractor):
     def gradients(
         self, backbone: Backbone, images: Tensor, index: Tensor, stage: str
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """``(activations B×C×h×w, gradients B×k×C×h×w, logits B×K)``, all detached."""
+        """``(activations B×C×h×w, gradients B×k×C×h×w, logits B×K)``, all detached.
+
+        Both are ``backbone.stage_map`` of the stage's output and of its gradient.
+        """
         with autograd_enabled():
             with torch.no_grad():
                 activations = backbone.forward_stages(images.clone(), through=stage)
@@ -67,8 +73,9 @@ class GradientExtractor(ScoreMapExtractor):
                 (grad,) = torch.autograd.grad(
                     logits, leaf, grad_outputs=seed, retain_graph=j + 1 < index.shape[1]
                 )
-                grads.append(grad)
-        return leaf.detach(), torch.stack(grads, dim=1), logits.detach()
+                grads.append(backbone.stage_map(stage, grad))
+        activations = backbone.stage_map(stage, leaf.detach())
+        return activations, torch.stack(grads, dim=1), logits.detach()
 
     def maps(self, activations: Tensor, gradients: Tensor, images: Tensor) -> Tensor:
         """B×k×h×w maps from activations B×C×h×w and gradients B×k×C×h×w, in full precision."""

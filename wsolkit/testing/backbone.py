@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from wsolkit.backbones import Backbone, Head, StageInfo
+from wsolkit.errors import SettingsError
 from wsolkit.methods import IncompatibleBackboneError, WsolMethod
 from wsolkit.registry import methods as method_registry
 from wsolkit.testing.steps import BATCH, check_parameter_groups, step_and_cams
@@ -92,23 +93,25 @@ def _run_stages(subject: Subject, net: Backbone, images: Tensor) -> Tensor:
         subject.expect(
             not foreign, f"stage('{info.name}') has parameters that are not the backbone's"
         )
-        x = module(x)
+        x = module(x)  # what the next stage takes (a transformer's tokens)
+        mapped = net.stage_map(info.name, x) if isinstance(x, Tensor) else x
         sides = {size // info.reduction, -(-size // info.reduction)}
         subject.expect(
-            isinstance(x, Tensor) and x.dim() == 4,
-            f"stage '{info.name}' returned {type(x).__name__}, not a B×C×H×W tensor",
+            isinstance(mapped, Tensor) and mapped.dim() == 4,
+            f"stage '{info.name}' returned {type(mapped).__name__}, not a B×C×H×W tensor "
+            "(through stage_map)",
         )
         subject.expect(
-            x.shape[1] == info.channels,
-            f"stage '{info.name}' declares {info.channels} channels, its output has {x.shape[1]} "
-            f"(input {tuple(images.shape)})",
+            mapped.shape[1] == info.channels,
+            f"stage '{info.name}' declares {info.channels} channels, its output has "
+            f"{mapped.shape[1]} (input {tuple(images.shape)})",
         )
         subject.expect(
-            x.shape[2] in sides and x.shape[3] in sides,
+            mapped.shape[2] in sides and mapped.shape[3] in sides,
             f"stage '{info.name}' declares reduction {info.reduction} ({min(sides)}×{min(sides)} "
-            f"at {size} px input), its output is {x.shape[2]}×{x.shape[3]}",
+            f"at {size} px input), its output is {mapped.shape[2]}×{mapped.shape[3]}",
         )
-    return x
+    return net.stage_map(net.stages[-1].name, x)
 
 
 def _check_head(subject: Subject, net: Backbone, features: Tensor, num_classes: int) -> None:
@@ -227,6 +230,25 @@ def check_with_method(
     return MethodOutcome(method_name, "ok", result.losses)
 
 
+def _feature_map_sizes(subject: Subject, cls: type[Backbone], num_classes: int) -> list[bool]:
+    """Both ``large_feature_map`` values, or only False for a backbone with one size, whose
+    constructor must then refuse True with a ``SettingsError`` (one line for the user)."""
+    if cls.supports_large_feature_map:
+        return [False, True]
+    try:
+        cls(num_classes=num_classes, large_feature_map=True, weights="none")
+    except SettingsError as exc:
+        subject.expect(
+            "large_feature_map" in str(exc), f"the refusal does not name the setting: {exc}"
+        )
+    else:
+        subject.fail(
+            "supports_large_feature_map is False but the constructor accepted "
+            "large_feature_map=True"
+        )
+    return [False]
+
+
 def check_backbone(
     backbone: str | type[Backbone],
     *,
@@ -263,7 +285,7 @@ def check_backbone(
     subject = Subject(label)
     check_class(subject, cls, backbone if isinstance(backbone, str) else None)
     stages, sizes = {}, {}
-    for large in (False, True):
+    for large in _feature_map_sizes(subject, cls, num_classes):
         with seeded(0):
             sizes[large] = check_structure(
                 subject.within(f"large_feature_map={large}"),
@@ -274,6 +296,8 @@ def check_backbone(
             )
         stages[large] = tuple(s.name for s in cls.stage_table(large))
     for large, expected in ((False, expected_feature_size), (True, expected_feature_size_large)):
+        if large not in sizes:
+            continue
         subject.expect(
             expected is None or sizes[large] == (expected, expected),
             f"the final feature map at {input_size} px (large_feature_map={large}) is "
