@@ -26,12 +26,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import torch
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from wsolkit.backbones.base import Backbone
-from wsolkit.errors import SettingsError, UsageError
-from wsolkit.methods.base import WsolMethod, hyperparameter_rows
+from wsolkit.errors import UsageError
+from wsolkit.methods.base import WsolMethod, hyperparameter_rows, validate_hyperparameters
 from wsolkit.methods.model import CamResult, unwrap
 
 FINAL = "the final feature map"
@@ -166,33 +166,7 @@ class ScoreMapExtractor:
         self, params: ExtractorParams | Mapping[str, Any] | None = None, /, **hyper: Any
     ) -> None:
         """Validate hyperparameters: a ``Params`` instance, a mapping, keywords, or defaults."""
-        given: dict[str, Any] = {}
-        if isinstance(params, ExtractorParams):
-            given.update(params.model_dump())
-        elif params is not None:
-            given.update(params)
-        given.update(hyper)
-        try:
-            self.params = self.Params(**given)
-        except ValidationError as exc:
-            raise SettingsError(self._explain(exc)) from None
-
-    def _explain(self, exc: ValidationError) -> str:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        known = list(self.Params.model_fields)
-        if err["type"] == "extra_forbidden":
-            hint = difflib.get_close_matches(key, known, n=1)
-            suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
-            listing = ", ".join(known) if known else "none"
-            return (
-                f"unknown hyperparameter extractor.{key} for extractor '{self.name}'."
-                f"{suggestion} Its hyperparameters: {listing}."
-            )
-        return (
-            f"invalid setting extractor.{key} = {err.get('input')!r} "
-            f"(extractor '{self.name}'): {err['msg']}"
-        )
+        self.params = validate_hyperparameters(self.Params, params, hyper, "extractor", self.name)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump().items())

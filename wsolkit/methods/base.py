@@ -106,6 +106,47 @@ def hyperparameter_rows(params: type[BaseModel]) -> list[dict[str, Any]]:
     ]
 
 
+def validate_hyperparameters(
+    model: type[BaseModel],
+    params: BaseModel | Mapping[str, Any] | None,
+    hyper: Mapping[str, Any],
+    kind: str,
+    owner: str,
+) -> Any:
+    """``model`` built from ``params`` (a model instance or a mapping) updated with ``hyper``.
+
+    A bad value is a :class:`SettingsError` of one line naming ``<kind>.<key>``, the value
+    and ``<kind> '<owner>'``; an unknown key also suggests the closest name and lists them
+    all (methods and extractors share this).
+    """
+    given: dict[str, Any] = {}
+    if isinstance(params, BaseModel):
+        given.update(params.model_dump())
+    elif params is not None:
+        given.update(params)
+    given.update(hyper)
+    try:
+        return model(**given)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        known = list(model.model_fields)
+        if err["type"] == "extra_forbidden":
+            hint = difflib.get_close_matches(key, known, n=1)
+            suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
+            listing = ", ".join(known) if known else "none"
+            message = (
+                f"unknown hyperparameter {kind}.{key} for {kind} '{owner}'.{suggestion} "
+                f"Its hyperparameters: {listing}."
+            )
+        else:
+            message = (
+                f"invalid setting {kind}.{key} = {err.get('input')!r} ({kind} '{owner}'): "
+                f"{err['msg']}"
+            )
+        raise SettingsError(message) from None
+
+
 class WsolMethod:
     """Base class of method plugins; a subclass says only what differs."""
 
@@ -116,33 +157,7 @@ class WsolMethod:
 
     def __init__(self, params: MethodParams | Mapping[str, Any] | None = None, /, **hyper: Any):
         """Validate hyperparameters: a ``Params`` instance, a mapping, keywords, or defaults."""
-        given: dict[str, Any] = {}
-        if isinstance(params, MethodParams):
-            given.update(params.model_dump())
-        elif params is not None:
-            given.update(params)
-        given.update(hyper)
-        try:
-            self.params = self.Params(**given)
-        except ValidationError as exc:
-            raise SettingsError(self._explain(exc)) from None
-
-    def _explain(self, exc: ValidationError) -> str:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        known = list(self.Params.model_fields)
-        if err["type"] == "extra_forbidden":
-            hint = difflib.get_close_matches(key, known, n=1)
-            suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
-            listing = ", ".join(known) if known else "none"
-            return (
-                f"unknown hyperparameter method.{key} for method '{self.name}'.{suggestion} "
-                f"Its hyperparameters: {listing}."
-            )
-        message = err["msg"]
-        return (
-            f"invalid setting method.{key} = {err.get('input')!r} (method '{self.name}'): {message}"
-        )
+        self.params = validate_hyperparameters(self.Params, params, hyper, "method", self.name)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump().items())
