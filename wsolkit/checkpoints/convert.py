@@ -186,10 +186,12 @@ def _notes(
     notes: list[str] = []
     confirmed = ["num_classes"]
     if layout.large_feature_map is None:
-        notes.append(
-            f"large_feature_map={lfm} is taken as given: {layout.backbone}'s weights are the "
-            "same for both feature-map sizes"
-        )
+        if registry.backbones.load(layout.backbone).supports_large_feature_map:
+            notes.append(
+                f"large_feature_map={lfm} is taken as given: {layout.backbone}'s weights are "
+                "the same for both feature-map sizes"
+            )
+        # else: one feature-map size (a transformer), refused by the backbone itself
     else:
         confirmed.append("large_feature_map")
     keys = expected_keys(layout, method).keys()

@@ -118,6 +118,7 @@ def test_import_gives_ts_cam_s_logits_and_maps_then_eval_scores_them(
     assert summary["mapping"] == ["head.* → backbone.head.conv.*", "* → backbone.*"]
     assert "removed 'module.' (DataParallel / DDP) from 152 key(s)" in summary["notes"]
     assert any("cam, ts-cam have the same weights" in note for note in summary["notes"])
+    assert not any("feature-map sizes" in note for note in summary["notes"])  # one size only
     checkpoint = read_checkpoint(out)
     assert checkpoint.epoch == 12 and checkpoint.imported_from["format"] == "ts-cam"
     method = methods.create("ts-cam")
