@@ -120,3 +120,40 @@ def evaluate_store(
             workers=workers,
             progress=progress,
         )
+
+
+def evaluate_store_tscam(
+    path: Path | str,
+    tau: float,
+    *,
+    metadata: Path | None = None,
+    progress: Any = None,
+) -> Any:
+    """TS-CAM's Top-1 / Top-5 / GT-known Loc at threshold ``tau`` from a raw CAM store
+    (:mod:`wsolkit.metrics.tscam`): bilinear resize to the store's evaluation size, its box
+    rule and box scaling. Needs raw CAMs (a full-resolution store was resized the canonical,
+    bicubic way) and the stored predictions."""
+    from wsolkit.cams.store import CamStore
+    from wsolkit.metrics.tscam import TsCamLocalization
+
+    with CamStore.open(path) as store:
+        store.require_complete()
+        if store.resolution != "raw":
+            raise CamStoreError(
+                store.path,
+                "TS-CAM's numbers need raw CAMs (they resize bilinearly); export with "
+                "--resolution raw",
+            )
+        if not store.has_predictions:
+            raise CamStoreError(store.path, "the store keeps no predictions: Top-1 Loc needs them")
+        split = store_metadata(store, metadata)
+        evaluation = TsCamLocalization(split, tau, store.eval_size)
+        total = len(store)
+        for row in store.rows():
+            assert row.top5 is not None
+            evaluation.accumulate(row.cam, row.image_id, row.top5)
+            if progress is not None and (row.index + 1) % 256 == 0:
+                progress(row.index + 1, total, "TS-CAM convention")
+        if progress is not None:
+            progress(total, total, "TS-CAM convention")
+        return evaluation.compute()

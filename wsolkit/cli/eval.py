@@ -111,6 +111,15 @@ def evaluate(
     tau: float | None = typer.Option(
         None, "--tau", min=0.0, max=1.0, help="Read this split also at this CAM threshold."
     ),
+    ts_cam_tau: float | None = typer.Option(
+        None,
+        "--ts-cam-tau",
+        min=0.0,
+        max=1.0,
+        help="Also report TS-CAM's own Top-1 / Top-5 / GT-known Loc at this fixed threshold "
+        "(its paper's: 0.1 CUB, 0.12 ImageNet): bilinear resize, largest contour, its box "
+        "scaling and IoU rules (docs/transformers.md). A run, checkpoint or raw CAM store.",
+    ),
     extractor: str = typer.Option(
         "cam",
         "--extractor",
@@ -144,6 +153,11 @@ def evaluate(
         raise UsageError(f"--checkpoint {checkpoint}: use best or last")
     if tau is not None and tau_from is not None:
         raise UsageError("give --tau or --tau-from, not both")
+    if ts_cam_tau is not None and scoremaps is not None:
+        raise UsageError(
+            "--ts-cam-tau needs raw CAMs (TS-CAM resizes them bilinearly): give a run, a "
+            "checkpoint or a raw CAM store, not --scoremaps"
+        )
     if target is None and (extractor != "cam" or stage is not None or extractor_param):
         raise UsageError(
             "--extractor, --stage and --extractor-param need a run directory or checkpoint: "
@@ -166,16 +180,27 @@ def evaluate(
             "stage": stage,
             "extractor_params": parse_params(extractor_param, "--extractor-param"),
         }
-        report = _evaluate_checkpoint(target, split, checkpoint, data, device, given, workers, maps)
+        report, store = _evaluate_checkpoint(
+            target, split, checkpoint, data, device, given, workers, maps
+        )
     elif cams is not None:
-        report = _evaluate_store(cams, metadata, mask_root, flags, workers)
+        report, store = _evaluate_store(cams, metadata, mask_root, flags, workers), cams
     elif metadata is None:
         raise UsageError("--scoremaps needs --metadata SPLIT_DIR (the split the maps belong to)")
     else:
         assert scoremaps is not None
         report = _evaluate_folder(scoremaps, metadata, mask_root, protocol, workers)
     _read_at_taus(report, tau, tau_from, workers)
-    _render(report, as_json, plot)
+    ts_cam = None
+    if ts_cam_tau is not None:
+        from wsolkit.cams.evaluate import evaluate_store_tscam
+
+        with progress_bar("TS-CAM convention") as progress:
+            ts_cam = evaluate_store_tscam(
+                store, ts_cam_tau, metadata=metadata if cams is not None else None,
+                progress=progress,
+            )  # fmt: skip
+    _render(report, as_json, plot, ts_cam)
 
 
 def _read_at_taus(
@@ -223,7 +248,7 @@ def _evaluate_checkpoint(
     protocol: dict[str, object],
     workers: int,
     maps: dict[str, Any],
-) -> EvaluationReport:
+) -> tuple[EvaluationReport, Path]:
     from wsolkit.engine.rescore import evaluate_checkpoint
 
     with progress_bar("evaluating") as progress:
@@ -240,7 +265,7 @@ def _evaluate_checkpoint(
         )
     how = "cached CAMs reused" if done.reused else "CAMs exported"
     err_console.print(f"[dim]{done.checkpoint} on {split}: {how} in {done.store}[/]")
-    return done.report
+    return done.report, done.store
 
 
 def _evaluate_folder(
@@ -312,14 +337,17 @@ def _evaluate_store(
         )
 
 
-def _render(report: EvaluationReport, as_json: bool, plot: Path | None) -> None:
+def _render(report: EvaluationReport, as_json: bool, plot: Path | None, ts_cam: Any = None) -> None:
     if plot is not None:
         from wsolkit.report.metrics import save_figure
 
         save_figure(report, plot)
         report.notes.append(f"figure saved to {plot}")
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), allow_nan=False))
+        out = report.to_dict()
+        if ts_cam is not None:
+            out["ts_cam"] = ts_cam.to_json()
+        typer.echo(json.dumps(out, allow_nan=False))
         for note in report.notes:
             err_console.print(f"[dim]note:[/] {note}")
         return
@@ -330,5 +358,11 @@ def _render(report: EvaluationReport, as_json: bool, plot: Path | None) -> None:
     if report.classification is not None:
         top1, top5 = report.classification.accuracy(1), report.classification.accuracy(5)
         out_console.print(f"classification: top-1 {top1:.2f}  top-5 {top5:.2f}")
+    if ts_cam is not None:
+        out_console.print(
+            f"TS-CAM's convention at τ {ts_cam.tau:g} (bilinear, largest contour; not "
+            f"MaxBoxAccV2): Top-1 Loc {ts_cam.top1_loc:.2f}  Top-5 Loc {ts_cam.top5_loc:.2f}  "
+            f"GT-known Loc {ts_cam.gt_known_loc:.2f}"
+        )
     for note in report.notes:
         out_console.print(f"[dim]note:[/] {note}")
