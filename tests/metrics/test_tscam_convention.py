@@ -3,6 +3,8 @@ IoU rules on hand-built cases, and the CLI on a tiny run."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -115,6 +117,18 @@ def test_eval_reports_ts_cam_s_numbers_beside_the_protocol_s(run, tmp_path) -> N
     assert json.loads(again.stdout)["ts_cam"] == ts_cam  # from the store alone
     table = runner.invoke(app, ["eval", "--cams", str(store), "--ts-cam-tau", "0.1"])
     assert "TS-CAM's convention at τ 0.1" in table.stdout
+    # compare: the run's best row from the CAMs eval cached; its last row has none yet
+    listed = runner.invoke(app, ["compare", str(run), "--ts-cam-tau", "0.1", "--csv"])
+    assert listed.exit_code == 0, listed.output
+    rows = {r["checkpoint"]: r for r in csv.DictReader(io.StringIO(listed.stdout))}
+    assert rows["best"]["ts_cam_gt_known_loc"] == f"{ts_cam['gt_known_loc']:.2f}"
+    assert rows["best"]["ts_cam_top1_loc"] == f"{ts_cam['top1_loc']:.2f}"
+    assert rows["last"]["ts_cam_top1_loc"] == ""
+    assert "no raw CAMs for TS-CAM's numbers" in listed.stderr
+    plain = runner.invoke(app, ["compare", str(run), "--csv"])  # without the flag: no columns
+    assert "ts_cam" not in plain.stdout.splitlines()[0]
+    shown = runner.invoke(app, ["compare", str(store), "--ts-cam-tau", "0.1"])
+    assert "TS·GT" in shown.stdout and "TS-CAM's own" in shown.stdout
 
 
 def test_ts_cam_numbers_need_raw_maps(tmp_path) -> None:

@@ -32,6 +32,14 @@ def compare(
         None, help="Write a PNG grid: one row per image, one column per CAM store."
     ),
     images: int = typer.Option(8, min=1, max=200, help="Rows of the --gallery."),
+    ts_cam_tau: float | None = typer.Option(
+        None,
+        "--ts-cam-tau",
+        min=0.0,
+        max=1.0,
+        help="Add TS-CAM's own Top-1/Top-5/GT-known Loc at this fixed threshold (0.1 CUB, "
+        "0.12 ImageNet) as columns, from raw CAM stores or the CAMs `wsolkit eval RUN` cached.",
+    ),
 ) -> None:
     """Compare runs and CAM stores: one table per dataset/split, best value per column marked.
 
@@ -49,6 +57,9 @@ def compare(
             problems.append(f"{path}: {exc}")
     for problem in problems:
         err_console.print(f"[yellow]warning:[/] skipped {problem}", highlight=False)
+    if ts_cam_tau is not None:
+        for note in cmp.add_ts_cam(rows, ts_cam_tau):
+            err_console.print(f"[dim]note:[/] {note}", highlight=False)
     rows = cmp.sort_rows(cmp.select(rows, cmp.parse_where(where)), sort)
     if as_json:
         out_console.print_json(cmp.to_json(rows))

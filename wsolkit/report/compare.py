@@ -24,10 +24,30 @@ METRICS: tuple[tuple[str, str], ...] = tuple((c.key, c.label) for c in SplitScor
 LEGEND = legend(SplitScores.columns())
 
 
+# TS-CAM's own numbers at its fixed threshold (``compare --ts-cam-tau``; wsolkit.metrics.tscam):
+# shown only when some row has them.
+TS_CAM_METRICS: tuple[tuple[str, str], ...] = (
+    ("ts_cam_top1_loc", "TS·T1L"),
+    ("ts_cam_top5_loc", "TS·T5L"),
+    ("ts_cam_gt_known_loc", "TS·GT"),
+)
+TS_CAM_LEGEND = "TS·…: TS-CAM's own Top-1/Top-5/GT-known Loc at its fixed τ (not MaxBoxAccV2)"
+ALL_METRICS = METRICS + TS_CAM_METRICS
+
+
 def legend_of(rows: list[CompareRow]) -> str:
     """The legend of the metric columns these rows show."""
     shown = {key for key, _ in visible_metrics(rows)}
-    return legend(tuple(c for c in SplitScores.columns() if c.key in shown))
+    text = legend(tuple(c for c in SplitScores.columns() if c.key in shown))
+    if shown & set(dict(TS_CAM_METRICS)):
+        text += " · " + TS_CAM_LEGEND
+    return text
+
+
+def metric_columns(rows: list[CompareRow]) -> tuple[tuple[str, str], ...]:
+    """Every metric column of a CSV of ``rows``: the protocol's, then TS-CAM's if present."""
+    present = any(r.metrics.get(k) is not None for r in rows for k, _ in TS_CAM_METRICS)
+    return ALL_METRICS if present else METRICS
 
 
 LABELS: tuple[tuple[str, str], ...] = (
@@ -64,7 +84,7 @@ class CompareRow:
 
     def value(self, key: str) -> Any:
         """A label or a metric by key (for sorting and filtering)."""
-        return self.metrics.get(key) if key in dict(METRICS) else getattr(self, key)
+        return self.metrics.get(key) if key in dict(ALL_METRICS) else getattr(self, key)
 
 
 def expand_inputs(patterns: Iterable[str]) -> tuple[list[Path], list[str]]:
@@ -168,9 +188,40 @@ def read_store(path: Path) -> list[CompareRow]:
     ]
 
 
+def add_ts_cam(rows: list[CompareRow], tau: float) -> list[str]:
+    """Fill TS-CAM's numbers at ``tau`` into each row that has raw CAMs: a raw store, or a
+    run checkpoint whose CAMs ``wsolkit eval RUN`` cached (``eval-<split>-<ckpt>.h5``).
+    Returns one note per row left without them."""
+    from wsolkit.cams.evaluate import evaluate_store_tscam
+    from wsolkit.cams.store import CamStore
+
+    notes = []
+    for row in rows:
+        source = Path(row.source)
+        store = source if source.is_file() else source / f"eval-{row.split}-{row.checkpoint}.h5"
+        if not store.is_file():
+            notes.append(
+                f"{row.name} ({row.checkpoint}): no raw CAMs for TS-CAM's numbers; run "
+                f"`wsolkit eval {source} --checkpoint {row.checkpoint}` once to cache them"
+            )
+            continue
+        with CamStore.open(store) as opened:
+            raw = opened.resolution == "raw" and opened.has_predictions
+        if not raw:
+            notes.append(f"{store}: TS-CAM's numbers need raw CAMs with predictions")
+            continue
+        scores = evaluate_store_tscam(store, tau)
+        row.metrics.update(
+            ts_cam_top1_loc=scores.top1_loc,
+            ts_cam_top5_loc=scores.top5_loc,
+            ts_cam_gt_known_loc=scores.gt_known_loc,
+        )
+    return notes
+
+
 def parse_where(clauses: Iterable[str]) -> list[tuple[str, str]]:
     """``key=value`` filters; the key must be a column."""
-    keys = {k for k, _ in LABELS} | {k for k, _ in METRICS}
+    keys = {k for k, _ in LABELS} | {k for k, _ in ALL_METRICS}
     out = []
     for clause in clauses:
         key, sep, value = clause.partition("=")
@@ -191,12 +242,12 @@ def sort_rows(rows: list[CompareRow], key: str | None) -> list[CompareRow]:
     """Metrics sort high to low (missing last); labels alphabetically."""
     if key is None:
         return rows
-    if key in dict(METRICS):
+    if key in dict(ALL_METRICS):
         return sorted(rows, key=lambda r: (r.value(key) is None, -(r.value(key) or 0.0)))
     if key in dict(LABELS):
         return sorted(rows, key=lambda r: str(r.value(key)))
     raise UsageError(
-        f"--sort '{key}': not a column; use one of {', '.join(k for k, _ in LABELS + METRICS)}"
+        f"--sort '{key}': not a column; use one of {', '.join(k for k, _ in LABELS + ALL_METRICS)}"
     )
 
 
@@ -211,7 +262,7 @@ def groups(rows: list[CompareRow]) -> dict[tuple[str, str], list[CompareRow]]:
 def best_values(rows: list[CompareRow]) -> dict[str, float]:
     """The best (highest) value of every metric column that has one."""
     best: dict[str, float] = {}
-    for key, _ in METRICS:
+    for key, _ in ALL_METRICS:
         values = [r.metrics.get(key) for r in rows if r.metrics.get(key) is not None]
         if values:
             best[key] = max(values)  # type: ignore[type-var]
@@ -220,7 +271,9 @@ def best_values(rows: list[CompareRow]) -> dict[str, float]:
 
 def visible_metrics(rows: list[CompareRow]) -> list[tuple[str, str]]:
     """Metric columns that at least one row has."""
-    return [(k, label) for k, label in METRICS if any(r.metrics.get(k) is not None for r in rows)]
+    return [
+        (k, label) for k, label in ALL_METRICS if any(r.metrics.get(k) is not None for r in rows)
+    ]
 
 
 def _text(value: Any) -> str:
@@ -297,10 +350,11 @@ def to_csv(rows: list[CompareRow]) -> str:
     """One CSV with every row; metrics with two decimals, empty when absent."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([k for k, _ in LABELS] + [k for k, _ in METRICS])
+    metrics = metric_columns(rows)
+    writer.writerow([k for k, _ in LABELS] + [k for k, _ in metrics])
     for r in rows:
         writer.writerow(
-            [_text(r.value(k)) for k, _ in LABELS] + [_text(r.metrics.get(k)) for k, _ in METRICS]
+            [_text(r.value(k)) for k, _ in LABELS] + [_text(r.metrics.get(k)) for k, _ in metrics]
         )
     return buffer.getvalue()
 
