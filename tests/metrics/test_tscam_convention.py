@@ -16,12 +16,11 @@ from typer.testing import CliRunner
 
 from wsolkit.cli import app
 from wsolkit.data.metadata import SplitMetadata
-from wsolkit.metrics.boxes import contour_boxes
+from wsolkit.metrics.boxes import contour_boxes, inclusive_iou
 from wsolkit.metrics.tscam import (
     TsCamLocalization,
     tscam_box,
     tscam_gt_boxes,
-    tscam_iou,
     tscam_scoremap,
 )
 
@@ -56,13 +55,13 @@ def test_the_resize_is_bilinear_and_float32() -> None:
 
 def test_gt_boxes_are_divided_first_then_truncated_and_clipped() -> None:
     boxes = tscam_gt_boxes([(10, 20, 500, 375)], (500, 375), 224)
-    assert boxes.tolist() == [[4.0, 11.0, 223.0, 223.0]]  # 10/500·224 = 4.48; x1 clipped
+    assert boxes.tolist() == [[4, 11, 223, 223]]  # 10/500·224 = 4.48; x1 clipped
 
 
 def test_iou_uses_the_inclusive_pixel_convention() -> None:
-    gt = np.array([[0.0, 0.0, 21.0, 10.0]])
-    assert tscam_iou((0, 0, 10, 10), gt) == 0.5  # 11·11 / (22·11)
-    assert tscam_iou((30, 30, 31, 31), gt) == 0.0
+    gt = np.array([[0, 0, 21, 10]])  # TS-CAM's cal_iou is wsolevaluation's +1 IoU
+    assert inclusive_iou(np.array([[0, 0, 10, 10]]), gt).max() == 0.5  # 11·11 / (22·11)
+    assert inclusive_iou(np.array([[30, 30, 31, 31]]), gt).max() == 0.0
 
 
 def test_gt_known_counts_iou_0_5_but_top1_and_top5_loc_need_more() -> None:

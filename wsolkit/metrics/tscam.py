@@ -32,6 +32,7 @@ import numpy as np
 
 from wsolkit.data.metadata import SplitMetadata
 from wsolkit.errors import DataError
+from wsolkit.metrics.boxes import inclusive_iou
 
 
 def tscam_scoremap(cam: np.ndarray, size: int) -> np.ndarray:
@@ -70,19 +71,7 @@ def tscam_gt_boxes(
                 int(min(y1 / height * size, size - 1)),
             )
         )
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
-
-
-def tscam_iou(box: Sequence[int], gt: np.ndarray) -> float:
-    """The best IoU (inclusive +1 pixel convention) of ``box`` over the rows of ``gt``."""
-    b = np.asarray(box, dtype=np.float64)
-    iw = np.minimum(b[2], gt[:, 2]) - np.maximum(b[0], gt[:, 0]) + 1
-    ih = np.minimum(b[3], gt[:, 3]) - np.maximum(b[1], gt[:, 1]) + 1
-    inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
-    area_b = (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
-    area_g = (gt[:, 2] - gt[:, 0] + 1) * (gt[:, 3] - gt[:, 1] + 1)
-    ious = inter / (area_b + area_g - inter)
-    return float(max(0.0, ious.max(initial=0.0)))
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 4)
 
 
 @dataclass(frozen=True)
@@ -129,7 +118,8 @@ class TsCamLocalization:
             raise DataError(f"image id '{image_id}' is not in {self.metadata.folder}")
         label = self.metadata.labels[image_id]
         gt = tscam_gt_boxes(self.metadata.boxes[image_id], self.metadata.sizes[image_id], self.size)
-        iou = tscam_iou(tscam_box(tscam_scoremap(cam, self.size), self.tau), gt)
+        box = tscam_box(tscam_scoremap(cam, self.size), self.tau)
+        iou = float(inclusive_iou(np.asarray([box]), gt).max())  # TS-CAM's +1 IoU, best GT
         classes = [int(c) for c in top5]
         top1_right = classes[0] == label
         top5_right = label in classes[:5]
