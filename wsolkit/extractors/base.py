@@ -205,12 +205,16 @@ class ScoreMapExtractor:
             f"{repr(default) if default else FINAL}."
         )
 
+    def target_stage(self, backbone: Backbone, stage: str | None) -> str:
+        """The stage the maps are read at: :meth:`resolve_stage`, else the final one."""
+        return self.resolve_stage(backbone, stage) or backbone.stage_names[-1]
+
     def map_shape(
         self, method: WsolMethod, model: nn.Module, size: int, stage: str | None
     ) -> tuple[int, int]:
         """``(h, w)`` of the maps :meth:`extract` returns for a size×size input (one probe)."""
         backbone = inference_backbone(model)
-        resolved = self.resolve_stage(backbone, stage) or backbone.stage_names[-1]
+        resolved = self.target_stage(backbone, stage)
         with torch.no_grad():
             out = backbone.forward_stages(probe_image(model, size), through=resolved)
         out = backbone.stage_map(resolved, out)

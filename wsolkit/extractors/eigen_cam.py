@@ -43,7 +43,7 @@ class EigenCAM(ScoreMapExtractor):
     ) -> CamResult:
         """Logits and the Eigen-CAM map, repeated for each of ``classes`` (B or B×k)."""
         backbone = inference_backbone(model)
-        resolved = self.resolve_stage(backbone, stage) or backbone.stage_names[-1]
+        resolved = self.target_stage(backbone, stage)
         index = class_index(classes, images.shape[0], images.device)
         activations, logits = stage_forward(backbone, images, resolved)
         with full_precision(activations.device):

@@ -94,7 +94,7 @@ class GradientExtractor(ScoreMapExtractor):
     ) -> CamResult:
         """Logits and the maps of ``classes`` (B or B×k) at ``stage`` (default: its default)."""
         backbone = inference_backbone(model)
-        resolved = self.resolve_stage(backbone, stage) or backbone.stage_names[-1]
+        resolved = self.target_stage(backbone, stage)
         index = class_index(classes, images.shape[0], images.device)
         activations, gradients, logits = self.gradients(backbone, images, index, resolved)
         return CamResult(logits, self.maps(activations, gradients, images), index)

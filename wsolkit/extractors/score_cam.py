@@ -87,7 +87,7 @@ class ScoreCAM(ScoreMapExtractor):
     ) -> CamResult:
         """Logits and Score-CAM maps of ``classes`` (B or B×k); ``progress`` counts forwards."""
         backbone = inference_backbone(model)
-        resolved = self.resolve_stage(backbone, stage) or backbone.stage_names[-1]
+        resolved = self.target_stage(backbone, stage)
         index = class_index(classes, images.shape[0], images.device)
         activations, logits = stage_forward(backbone, images, resolved)
         scores = self.scores(backbone, images, activations, index, progress)
