@@ -35,12 +35,8 @@ import torch
 
 from wsolkit.data.transforms import BatchNormalize
 from wsolkit.engine.build import build_model, build_optimizer
-from wsolkit.engine.device import make_precision, resolve_device
+from wsolkit.engine.device import float32_outputs, make_precision, resolve_device
 from wsolkit.settings import load_settings
-
-
-def _float32(value):
-    return value.float() if isinstance(value, torch.Tensor) and value.is_floating_point() else value
 
 
 def _measure(step: Callable[[], None], args: argparse.Namespace, device) -> tuple[float, float]:
@@ -99,7 +95,7 @@ def run(args: argparse.Namespace, backbone: str, amp: str, compiled: bool) -> tu
         batch, targets = built.method.prepare_batch(images, labels)
         with precision.autocast():
             outputs = forward(batch, targets.labels) if model.takes_labels else forward(batch)
-        outputs = {k: _float32(v) for k, v in outputs.items()}
+        outputs = float32_outputs(outputs)
         losses = built.method.losses(outputs, targets, epoch=args.epoch, warm_epochs=0)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(losses["total"]).backward()

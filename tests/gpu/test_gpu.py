@@ -24,7 +24,7 @@ from wsolkit.cli import app
 from wsolkit.data.prepare.synthetic import prepare_synthetic
 from wsolkit.data.transforms import BatchNormalize
 from wsolkit.engine.build import build_model, build_optimizer
-from wsolkit.engine.device import make_precision
+from wsolkit.engine.device import float32_outputs, make_precision
 from wsolkit.methods.base import IncompatibleBackboneError
 from wsolkit.settings import load_settings
 
@@ -32,10 +32,6 @@ runner = CliRunner()
 BACKBONES = ("vgg16", "resnet50", "inception_v3")
 METHODS = ("cam", "has", "cutmix", "adl", "eil", "aligned-eil", "acol", "spg")
 AMPS = ("off", "bf16", "fp16")
-
-
-def _float32(value):
-    return value.float() if isinstance(value, torch.Tensor) and value.is_floating_point() else value
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
@@ -68,7 +64,7 @@ def test_a_training_step_of_every_backbone_and_method_in_each_precision(backbone
         before = [p.detach().clone() for p in model.parameters()]
         with precision.autocast():
             outputs = model(images, targets.labels) if model.takes_labels else model(images)
-        outputs = {k: _float32(v) for k, v in outputs.items()}
+        outputs = float32_outputs(outputs)
         losses = built.method.losses(outputs, targets, epoch=100, warm_epochs=0)
         assert all(v.dtype == torch.float32 for v in losses.values()), (amp, losses)
         optimizer.zero_grad(set_to_none=True)

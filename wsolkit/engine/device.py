@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -58,6 +59,17 @@ class Precision:
     def grad_scaler(self) -> torch.amp.GradScaler:
         """A scaler that is active for fp16 only (bf16 and fp32 need none)."""
         return torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16")
+
+
+def float32_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A model's outputs with every floating tensor as float32 (itself when it already is:
+    a no-op in float32 training), for the losses computed outside autocast."""
+    return {
+        key: value.float()
+        if isinstance(value, torch.Tensor) and value.is_floating_point()
+        else value
+        for key, value in outputs.items()
+    }
 
 
 def make_precision(device: torch.device, amp: str) -> Precision:

@@ -15,7 +15,7 @@ from wsolkit.data.transforms import BatchNormalize
 from wsolkit.engine import build as builders
 from wsolkit.engine.callbacks import Callbacks
 from wsolkit.engine.checkpoint import Checkpoint, DatasetInfo, read_checkpoint, save_checkpoint
-from wsolkit.engine.device import Precision
+from wsolkit.engine.device import Precision, float32_outputs
 from wsolkit.engine.distributed import DistInfo, all_reduce_sum, barrier
 from wsolkit.engine.evaluation import EvalContext, evaluate
 from wsolkit.engine.rng import epoch_seed, seed_everything
@@ -236,7 +236,7 @@ class Trainer:
                 outputs = self.ddp(images)
         # The losses in float32 outside autocast (a no-op in float32 training): the alignment
         # terms, the CAM normalizations and the thresholds of ACoL/SPG need its precision.
-        outputs = {k: _float32(v) for k, v in outputs.items()}
+        outputs = float32_outputs(outputs)
         losses = self.built.method.losses(
             outputs, targets, epoch=epoch, warm_epochs=self.settings.optim.warm_epochs
         )
@@ -347,10 +347,3 @@ class Interrupted(WsolkitError):
             f"interrupted; {run.checkpoint('last')} holds epoch {epoch}. "
             f"Continue with: wsolkit train --resume {run.path}"
         )
-
-
-def _float32(value: Any) -> Any:
-    """A floating tensor as float32 (itself when it is already); anything else unchanged."""
-    if isinstance(value, torch.Tensor) and value.is_floating_point():
-        return value.float()
-    return value
