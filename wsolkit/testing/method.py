@@ -81,6 +81,28 @@ def _bounds(info: Any) -> list[tuple[str, float]]:
     return out
 
 
+def check_refusals(subject: Subject, cls: Any, params_cls: type[BaseModel], kind: str) -> None:
+    """An unknown hyperparameter and every out-of-range value are refused with a
+    ``SettingsError`` naming ``<kind>.<key>`` (``kind``: method or extractor)."""
+    try:
+        cls(**{TYPO: 1})
+    except SettingsError as exc:
+        subject.expect(f"{kind}.{TYPO}" in str(exc), f"the typo error does not name it: {exc}")
+    else:
+        subject.fail(f"an unknown hyperparameter '{TYPO}' was accepted")
+    for name, info in params_cls.model_fields.items():
+        for attr, bound in _bounds(info):
+            bad = bound - 1 if attr in ("ge", "gt") else bound + 1
+            try:
+                cls(**{name: bad})
+            except SettingsError as exc:
+                subject.expect(
+                    f"{kind}.{name}" in str(exc), f"the range error does not name it: {exc}"
+                )
+            else:
+                subject.fail(f"{kind}.{name} = {bad} was accepted although {attr}={bound}")
+
+
 def check_params(subject: Subject, cls: type[WsolMethod]) -> None:
     """The ``Params`` model: forbids unknown keys, documents every field, enforces its ranges."""
     params_cls = cls.Params
@@ -99,23 +121,7 @@ def check_params(subject: Subject, cls: type[WsolMethod]) -> None:
     subject.expect(isinstance(default.params, params_cls), "method.params is not a Params")
     again = cls(default.params.model_dump())
     subject.expect(again.params == default.params, "Params do not survive model_dump() → cls()")
-    try:
-        cls(**{TYPO: 1})
-    except SettingsError as exc:
-        subject.expect(f"method.{TYPO}" in str(exc), f"the typo error does not name it: {exc}")
-    else:
-        subject.fail(f"an unknown hyperparameter '{TYPO}' was accepted")
-    for name, info in params_cls.model_fields.items():
-        for attr, bound in _bounds(info):
-            bad = bound - 1 if attr in ("ge", "gt") else bound + 1
-            try:
-                cls(**{name: bad})
-            except SettingsError as exc:
-                subject.expect(
-                    f"method.{name}" in str(exc), f"the range error does not name it: {exc}"
-                )
-            else:
-                subject.fail(f"method.{name} = {bad} was accepted although {attr}={bound}")
+    check_refusals(subject, cls, params_cls, "method")
     try:
         json.dumps(cls.plugin_details())
     except (TypeError, ValueError) as exc:
