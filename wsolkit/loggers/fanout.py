@@ -132,10 +132,6 @@ class LoggingCallbacks(Callbacks):
         self.inner.on_progress(label, done, total)
         self._each("on_progress", label, done, total)
 
-    def progress(self, done: int, total: int, label: str = "") -> None:
-        self.inner.progress(done, total, label)
-        self._each("on_progress", label, done, total)
-
     def on_message(self, text: str) -> None:
         self.inner.on_message(text)
         self._each("on_message", text)
