@@ -301,15 +301,14 @@ def prepared_mask_root(metadata: Path) -> Path | None:
     """The mask folder ``dataset.yaml`` records when ``metadata`` is a split of a prepared
     folder (e.g. CUB with ``prepare cub --masks``); ``None`` otherwise (paths then resolve
     against the metadata folder, as before)."""
-    from wsolkit.data.spec import MANIFEST, read_manifest
+    from wsolkit.data.source import DataSource
+    from wsolkit.data.spec import MANIFEST
+    from wsolkit.settings.models import DataSettings
 
     folder = Path(metadata).parent
     if not (folder / MANIFEST).is_file():
         return None
-    manifest = read_manifest(folder)
-    return manifest.resolve(folder, manifest.mask_root) or manifest.resolve(
-        folder, manifest.image_root
-    )
+    return DataSource.from_settings(DataSettings(root=folder)).mask_root  # training's rule
 
 
 def _evaluate_store(
