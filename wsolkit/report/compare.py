@@ -192,8 +192,8 @@ def add_ts_cam(rows: list[CompareRow], tau: float) -> list[str]:
     """Fill TS-CAM's numbers at ``tau`` into each row that has raw CAMs: a raw store, or a
     run checkpoint whose CAMs ``wsolkit eval RUN`` cached (``eval-<split>-<ckpt>.h5``).
     Returns one note per row left without them."""
+    from wsolkit.cams.errors import CamStoreError
     from wsolkit.cams.evaluate import evaluate_store_tscam
-    from wsolkit.cams.store import CamStore
 
     notes = []
     for row in rows:
@@ -205,12 +205,11 @@ def add_ts_cam(rows: list[CompareRow], tau: float) -> list[str]:
                 f"`wsolkit eval {source} --checkpoint {row.checkpoint}` once to cache them"
             )
             continue
-        with CamStore.open(store) as opened:
-            raw = opened.resolution == "raw" and opened.has_predictions
-        if not raw:
-            notes.append(f"{store}: TS-CAM's numbers need raw CAMs with predictions")
+        try:
+            scores = evaluate_store_tscam(store, tau)
+        except CamStoreError as exc:  # e.g. not raw CAMs, no predictions: named, row kept
+            notes.append(str(exc))
             continue
-        scores = evaluate_store_tscam(store, tau)
         row.metrics.update(
             ts_cam_top1_loc=scores.top1_loc,
             ts_cam_top5_loc=scores.top5_loc,
