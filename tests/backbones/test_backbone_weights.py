@@ -153,7 +153,9 @@ def test_shape_mismatch_is_reported(tmp_path: Path) -> None:
 
 
 def test_bad_weights_argument_and_file(tmp_path: Path) -> None:
-    with pytest.raises(WeightsError, match="neither 'imagenet', 'none' nor an existing file"):
+    with pytest.raises(
+        WeightsError, match="neither 'imagenet', 'none', 'synthetic-pretrained' nor an existing"
+    ):
         backbones.create("tiny", num_classes=3, weights="imagnet")
     (tmp_path / "list.pt").write_bytes(b"")
     torch.save({"state_dict": {"a": torch.zeros(1)}, "epoch": 3}, tmp_path / "ckpt.pt")

@@ -2,12 +2,23 @@
 
 For every (variant, seed): ``wsolkit train`` with the shipped synthetic recipe of the
 variant's method (seed = initialization seed = data seed), the test CAMs of the best
-checkpoint exported to a store, and the share of positive CAM mass on the head (the
-discriminative part). Prints one line per run (``val`` is the best checkpoint's val
-MaxBoxAccV2, the number to tune on; the other columns are test) and the mean ± sd per
-variant, and writes ``study.json``.
+checkpoint exported to a store, the share of positive CAM mass on the head (the
+discriminative part), the best CAM threshold at IoU 50, and the paper's diagnostic
+(Fig. 1 of Kim et al., CVPR 2022): per region (head, body, background) of the test
+images, the mean feature norm (relative to the image's largest) and the mean cosine
+between the final feature and the class weight, for the network before training
+(its initialization, pretrained trunk included) and for the best checkpoint. Prints
+one line per run (``val`` is the best checkpoint's val MaxBoxAccV2, the number to
+tune on; the other columns are test), the mean ± sd per variant, the diagnostic
+table, and writes ``study.json``.
 
     python tests/benchmarks/synthetic_study.py --seeds 0 1 2 --out runs/study
+
+    # scratch vs the pretrained trunk (--weights synthetic-pretrained), CAM and aligned EIL
+    python tests/benchmarks/synthetic_study.py --seeds 0 1 2 --out runs/pretrained \
+        --variant cam=cam --variant aligned-eil=aligned-eil \
+        --variant cam-pre=cam,model.weights=synthetic-pretrained \
+        --variant aligned-eil-pre=aligned-eil,model.weights=synthetic-pretrained
 
 A variant is ``NAME=METHOD[,SECTION.KEY=VALUE...]``, e.g. to tune on val:
 
@@ -26,14 +37,24 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from wsolkit.cams import CamStore
 from wsolkit.data.metadata import read_split
 from wsolkit.data.prepare.synthetic import read_part_masks
 from wsolkit.data.spec import read_manifest
 from wsolkit.engine.api import train
+from wsolkit.engine.build import build_model
+from wsolkit.engine.checkpoint import read_checkpoint
 from wsolkit.engine.export import ExportOptions, export_cams
+from wsolkit.metrics.feature_alignment import (
+    REGIONS,
+    RegionAlignment,
+    cell_weights,
+    head_body_background,
+)
 from wsolkit.metrics.part_mass import part_mass, upsample_cam
+from wsolkit.settings import Settings
 
 COLUMNS = (
     "val",
@@ -45,6 +66,7 @@ COLUMNS = (
     "pxap",
     "part_share",
     "part_of_object",
+    "tau50",
     "minutes",
 )
 
@@ -71,6 +93,71 @@ def measure_part_mass(store_path: Path, data_root: Path) -> dict[str, float]:
             for row in store.rows()
         )
         return part_mass(samples).to_dict()
+
+
+def test_images(data_root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The test split as uint8 images N×3×S×S, labels, object and head masks N×S×S (bool)."""
+    manifest = read_manifest(data_root)
+    image_root = manifest.resolve(data_root, manifest.image_root)
+    mask_root = manifest.resolve(data_root, manifest.mask_root)
+    meta = read_split(data_root / "test", require_localization=True)
+    heads = read_part_masks(data_root / "test")
+    images, objects, parts = [], [], []
+    for image_id in meta.image_ids:
+        images.append(cv2.cvtColor(cv2.imread(str(image_root / image_id)), cv2.COLOR_BGR2RGB))
+        objects.append(cv2.imread(str(mask_root / meta.masks[image_id].mask_paths[0]), 0) > 127)
+        parts.append(cv2.imread(str(mask_root / heads[image_id]), 0) > 127)
+    labels = torch.tensor([meta.labels[i] for i in meta.image_ids])
+    return (
+        torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2),
+        labels,
+        torch.from_numpy(np.stack(objects)),
+        torch.from_numpy(np.stack(parts)),
+    )
+
+
+@torch.no_grad()
+def measure_alignment(
+    backbone: torch.nn.Module, settings: Settings, data: tuple
+) -> dict[str, float]:
+    """Per region: mean relative feature norm and mean cosine with the true class's weight."""
+    images, labels, objects, parts = data
+    mean = torch.tensor(settings.data.mean).view(1, 3, 1, 1)
+    std = torch.tensor(settings.data.std).view(1, 3, 1, 1)
+    backbone.eval()
+    tally = RegionAlignment(REGIONS)
+    for start in range(0, len(images), 250):
+        x = (images[start : start + 250].float() / 255.0 - mean) / std
+        features = backbone.forward_features(x)
+        regions = head_body_background(objects[start : start + 250], parts[start : start + 250])
+        tally.update(
+            features,
+            backbone.head.class_weights,
+            labels[start : start + 250],
+            cell_weights(regions, tuple(features.shape[-2:])),
+        )
+    return {
+        f"{region}_{stat}": value
+        for region, stats in tally.result().items()
+        for stat, value in stats.items()
+    }
+
+
+def diagnostic(run: Path, data_root: Path) -> dict[str, float]:
+    """The alignment diagnostic at initialization (rebuilt with the run's settings and seed,
+    pretrained trunk included) and for the best checkpoint."""
+    checkpoint = read_checkpoint(run / "checkpoints" / "best.pt")
+    settings = Settings(**checkpoint.settings)
+    data = test_images(data_root)
+    classes = checkpoint.dataset.num_classes
+    torch.manual_seed(settings.runtime.seed)
+    init = build_model(settings, classes).backbone
+    best = build_model(settings, classes, weights="none")
+    best.model.load_state_dict(checkpoint.model)
+    return {
+        **{f"init_{k}": v for k, v in measure_alignment(init, settings, data).items()},
+        **{f"best_{k}": v for k, v in measure_alignment(best.backbone, settings, data).items()},
+    }
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:
@@ -102,6 +189,7 @@ def one_run(variant: str, overrides: dict[str, str], seed: int, out: Path) -> di
     best = summary.test["best"].to_json()
     loc = best["localization"]["max_box_acc"]
     mass = measure_part_mass(store, data_root)
+    features = diagnostic(run, data_root)
     return {
         "val": summary.best_val_score,
         "top1": best["top1"],
@@ -112,11 +200,13 @@ def one_run(variant: str, overrides: dict[str, str], seed: int, out: Path) -> di
         "pxap": best["mask"]["pxap"],
         "part_share": mass["part_share"],
         "part_of_object": mass["part_of_object"],
+        "tau50": best["localization"]["best_threshold"]["50"],
         "minutes": minutes,
+        **features,
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
@@ -125,9 +215,21 @@ def main() -> None:
         metavar="NAME=METHOD[,KEY=VALUE...]",
         help="a method with setting overrides (repeatable; default: cam and aligned-eil)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a setting override for every variant (repeatable; a variant's own wins), "
+        "e.g. data.root=DIR for another prepared synthetic dataset, optim.epochs=2",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/study"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if not all("=" in pair for pair in args.set):
+        raise SystemExit(f"--set {args.set}: expected SECTION.KEY=VALUE")
+    common = dict(pair.split("=", 1) for pair in args.set)
     parsed = [parse_variant(v) for v in args.variant or ["cam=cam", "aligned-eil=aligned-eil"]]
+    parsed = [(name, {**common, **overrides}) for name, overrides in parsed]
     variants = dict(parsed)
     if len(variants) < len(parsed):  # a repeated name would silently drop the earlier variant
         names = [name for name, _ in parsed]
@@ -151,6 +253,16 @@ def main() -> None:
             sd = statistics.stdev(values) if len(values) > 1 else 0.0
             cells.append(f"{statistics.mean(values):6.2f}±{sd:4.2f}")
         print(f"{variant:13} " + " ".join(cells))
+    print("\nfeature norm (relative to the image's largest) / cosine with the class weight, mean")
+    print("variant       when  " + " ".join(f"{r:>17}" for r in REGIONS))
+    for variant, rows in results.items():
+        for when in ("init", "best"):
+            cells = []
+            for region in REGIONS:
+                norm = statistics.mean(r[f"{when}_{region}_norm"] for r in rows)
+                cos = statistics.mean(r[f"{when}_{region}_cosine"] for r in rows)
+                cells.append(f"{norm:8.3f}/{cos:+8.3f}")
+            print(f"{variant:13} {when:5} " + " ".join(cells))
     (args.out / "study.json").write_text(json.dumps(results, indent=2))
 
 

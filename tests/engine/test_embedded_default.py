@@ -58,6 +58,22 @@ def test_default_train_path_on_a_reduced_size(cache, tmp_path) -> None:
     assert {"localization", "mask"} <= set(summary["test"]["last"])  # boxes and masks both apply
 
 
+def test_the_shipped_pretrained_weights_train_from_the_command_line(cache, tmp_path) -> None:
+    args = ["train", "--epochs", "1", "--set", "data.train_split=val", "--method", "cam"]
+    args += ["--out-dir", str(tmp_path), "--run-name", "pre", "--quiet"]
+    result = runner.invoke(app, [*args, "--weights", "synthetic-pretrained"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "pre" / "summary.json").read_text())
+    assert summary["settings"]["model"]["weights"] == "synthetic-pretrained"
+    assert summary["test"]["last"]["images"] == 1000
+
+    typo = runner.invoke(app, [*args[:-3], "--run-name", "typo", "--weights", "synthetic"])
+    assert typo.exit_code != 0
+    assert "--weights synthetic-pretrained" in typo.output
+    assert "Traceback" not in typo.output
+    assert not (tmp_path / "typo" / "checkpoints").exists()
+
+
 def test_method_flag_picks_its_recipe_and_reuses_the_cached_data(cache) -> None:
     cam = resolve_settings(None, {"method.name": "cam"})
     assert cam.method.name == "cam" and cam.method.params == {} and cam.optim.warm_epochs == 0

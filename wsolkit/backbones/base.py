@@ -22,7 +22,7 @@ See docs/backbone-interface.md for a worked example of a third-party backbone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -31,7 +31,14 @@ from torch import Tensor, nn
 
 from wsolkit.backbones.heads import ClassMapHead, Head
 from wsolkit.backbones.variants import AcolLayout, InitMode, SpgLayout
-from wsolkit.backbones.weights import imagenet_file, load_into, parse_weights, read_state_dict
+from wsolkit.backbones.weights import (
+    NamedWeights,
+    imagenet_file,
+    load_into,
+    parse_weights,
+    read_state_dict,
+    verified_file,
+)
 from wsolkit.errors import SettingsError
 
 GroupRecipe = Literal["bridging-gap", "wsolevaluation"]
@@ -303,16 +310,24 @@ class Backbone(nn.Module):
         """This backbone's key for a key of a pretrained file (None: not part of it)."""
         return key
 
+    @classmethod
+    def named_weights(cls) -> Mapping[str, NamedWeights]:
+        """Weights shipped inside the package, by the name that ``weights`` selects them with."""
+        return {}
+
     def load_weights(self, weights: str | Path) -> None:
-        """Load ``"imagenet"`` (local torch cache), a state-dict file, or nothing (``"none"``)."""
-        spec = parse_weights(weights)
+        """Load ``"imagenet"`` (local torch cache), shipped weights by name, a state-dict file,
+        or nothing (``"none"``)."""
+        named = self.named_weights()
+        spec = parse_weights(weights, named)
         if spec.kind == "none":
             return
-        path = (
-            imagenet_file(self.display_name(), self.imagenet_url)
-            if spec.kind == "imagenet"
-            else spec.path
-        )
+        if spec.kind == "imagenet":
+            path = imagenet_file(self.display_name(), self.imagenet_url)
+        elif spec.kind == "named":
+            path = verified_file(spec.name, self.display_name(), named[spec.name])
+        else:
+            path = spec.path
         assert path is not None
         state = read_state_dict(path)
         self.loaded_keys = load_into(
@@ -349,6 +364,10 @@ class Backbone(nn.Module):
             "split_point": cls.default_split_point,
             "adl_positions": list(cls.default_adl_positions),
             "imagenet_weights": None if cls.imagenet_url is None else cls.imagenet_url,
+            "named_weights": {
+                name: {"description": w.description, "sha256": w.sha256}
+                for name, w in cls.named_weights().items()
+            },
         }
         for large in (False, True):
             table = cls.stage_table(large)

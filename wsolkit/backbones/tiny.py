@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from torch import nn
@@ -9,6 +10,7 @@ from torch import nn
 from wsolkit.backbones.base import Backbone, GroupRecipe, StageInfo
 from wsolkit.backbones.heads import LinearHead
 from wsolkit.backbones.variants import AcolLayout, SpgLayout
+from wsolkit.backbones.weights import NamedWeights
 
 
 def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -17,6 +19,14 @@ def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
         nn.BatchNorm2d(cout),
         nn.ReLU(inplace=True),
     )
+
+
+#: ``weights`` value of the shipped weights: conv1–conv6 trained on the synthetic pretext task
+#: of :mod:`wsolkit.engine.pretext`, in this package's ``files/`` folder.
+SYNTHETIC_PRETRAINED = "synthetic-pretrained"
+SHIPPED_FILE = Path(__file__).with_name("files") / "tiny-synthetic-pretrained.pt"
+SHIPPED_SHA256 = "2a92ca58df9d671e1e64a0ebd26b190698772e064e4044a98fb0db8aac2b7fd9"
+REMAKE_COMMAND = f"python -m wsolkit.engine.pretext --out {SHIPPED_FILE.name}"
 
 
 class Tiny(Backbone):
@@ -58,6 +68,19 @@ class Tiny(Backbone):
             StageInfo("conv4", 64, 4, ("conv4",)),
             StageInfo("conv6", 64, 4, ("conv6",)),
         )
+
+    @classmethod
+    def named_weights(cls) -> Mapping[str, NamedWeights]:
+        """``synthetic-pretrained``: conv1–conv6 trained on the synthetic pretext task."""
+        return {
+            SYNTHETIC_PRETRAINED: NamedWeights(
+                path=SHIPPED_FILE,
+                sha256=SHIPPED_SHA256,
+                description="conv1–conv6 trained on a pretext task over synthetic images "
+                "(body direction, stripe period, body and head hue)",
+                remake=REMAKE_COMMAND,
+            )
+        }
 
     def stage(self, name: str) -> nn.Module:
         """The stage's module (``conv1`` … ``conv6``)."""

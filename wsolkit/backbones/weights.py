@@ -1,13 +1,17 @@
-"""Pretrained weights: torchvision's ImageNet files from the local cache, or a state-dict file.
+"""Pretrained weights: torchvision's ImageNet files from the local cache, files shipped
+inside the package, or a state-dict file.
 
 Nothing is ever downloaded. ``weights="imagenet"`` reads the file that
 ``torch.hub`` would have cached (``torch.hub.get_dir()/checkpoints/<file>``);
-when it is absent the error names the exact file and folder. ``weights=PATH``
-reads a torchvision state dict (or one saved from the same wsolkit backbone).
+when it is absent the error names the exact file and folder. A backbone may
+ship named weights inside the package (``tiny``: ``synthetic-pretrained``), each
+checked against its SHA-256 before it is read. ``weights=PATH`` reads a
+torchvision state dict (or one saved from the same wsolkit backbone).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,23 +34,63 @@ class WeightsError(WsolkitError):
 class WeightsSpec:
     """What the ``weights`` argument of a backbone asks for."""
 
-    kind: str  # "none", "imagenet" or "file"
+    kind: str  # "none", "imagenet", "named" or "file"
     path: Path | None = None
+    name: str = ""
 
 
-def parse_weights(weights: str | Path | None) -> WeightsSpec:
-    """``"none"``/``None`` -> from scratch, ``"imagenet"`` -> torch cache, else a file path."""
+@dataclass(frozen=True)
+class NamedWeights:
+    """Weights shipped inside a package: the file, its SHA-256 and how to remake it."""
+
+    path: Path
+    sha256: str
+    description: str
+    remake: str  # the command that writes the same bytes
+
+
+def parse_weights(
+    weights: str | Path | None, named: Mapping[str, NamedWeights] | None = None
+) -> WeightsSpec:
+    """``"none"``/``None`` -> from scratch, ``"imagenet"`` -> torch cache, a name of ``named``
+    -> that shipped file, else a file path."""
     if weights is None or (isinstance(weights, str) and weights.strip().lower() == "none"):
         return WeightsSpec("none")
     if isinstance(weights, str) and weights.strip().lower() == "imagenet":
         return WeightsSpec("imagenet")
+    named = named or {}
+    if isinstance(weights, str) and weights.strip().lower() in named:
+        key = weights.strip().lower()
+        return WeightsSpec("named", named[key].path, key)
     path = Path(weights).expanduser()
     if not path.is_file():
+        names = "".join(f", '{n}'" for n in sorted(named))
+        flags = "".join(f", --weights {n}" for n in sorted(named))
         raise WeightsError(
-            f"weights '{weights}' is neither 'imagenet', 'none' nor an existing file; "
-            "pass --weights imagenet, --weights none or the path of a state-dict file."
+            f"weights '{weights}' is neither 'imagenet', 'none'{names} nor an existing file; "
+            f"pass --weights imagenet, --weights none{flags} or the path of a state-dict file."
         )
     return WeightsSpec("file", path)
+
+
+def verified_file(name: str, backbone: str, weights: NamedWeights) -> Path:
+    """The shipped file of ``weights`` after checking its SHA-256 (a damaged install is refused)."""
+    try:
+        data = weights.path.read_bytes()
+    except OSError as exc:
+        raise WeightsError(
+            f"the '{name}' weights of '{backbone}' should be at '{weights.path}' but cannot be "
+            f"read ({exc.strerror or exc}); reinstall wsolkit, or remake the file with "
+            f"`{weights.remake}` and pass it as --weights PATH."
+        ) from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != weights.sha256:
+        raise WeightsError(
+            f"the '{name}' weights file '{weights.path}' has SHA-256 {digest}, not the shipped "
+            f"{weights.sha256}; reinstall wsolkit, or remake the file with `{weights.remake}` "
+            "and pass it as --weights PATH."
+        )
+    return weights.path
 
 
 def cached_file(url: str) -> Path:

@@ -43,7 +43,9 @@ def train(
     backbone: str | None = typer.Option(None, help="Registered backbone [model.backbone]."),
     method: str | None = typer.Option(None, help="Registered method [method.name]."),
     weights: str | None = typer.Option(
-        None, help="imagenet | none | PATH to a torchvision state dict [model.weights]."
+        None,
+        help="imagenet | none | synthetic-pretrained (tiny's shipped trunk) | PATH to a "
+        "torchvision state dict [model.weights].",
     ),
     epochs: int | None = typer.Option(None, help="[optim.epochs]"),
     batch_size: int | None = typer.Option(None, help="Per-process batch size [optim.batch_size]."),

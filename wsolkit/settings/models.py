@@ -116,7 +116,8 @@ class ModelSettings(_Section):
     weights: str = Field(
         "imagenet",
         description="'imagenet' (torchvision weights from the local torch cache), 'none' "
-        "(from scratch) or a path to a torchvision state-dict file.",
+        "(from scratch), weights shipped with a backbone by name ('synthetic-pretrained' for "
+        "tiny; see `wsolkit list backbones --json`) or a path to a torchvision state-dict file.",
     )
     large_feature_map: bool = Field(
         False, description="28×28 instead of 14×14 last feature map at 224 input."

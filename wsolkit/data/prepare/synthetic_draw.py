@@ -49,6 +49,17 @@ class SyntheticSample:
     label: int  # the image's class y
     head_class: int  # class whose hue the head shows (== label with probability 0.95)
     body_hue_informative: bool  # body hue drawn around y/K (probability 0.65)
+    latents: BodyLatents  # the body's drawn attributes (pretext labels, analyses)
+
+
+@dataclass(frozen=True)
+class BodyLatents:
+    """The drawn attributes of the object that no annotation file records."""
+
+    angle: float  # direction of the body's long axis towards the head, radians in [0, 2π)
+    stripe_period: float  # in pixels at the reference size 64, in [4, 7)
+    body_hue: float  # hue of the body colour, in [0, 1)
+    head_hue: float  # hue of the head colour, in [0, 1)
 
 
 def hsv_to_rgb(h: np.ndarray | float, s: np.ndarray | float, v: np.ndarray | float) -> np.ndarray:
@@ -159,8 +170,11 @@ def _distractors(rng: np.random.Generator, canvas: np.ndarray, layers: np.ndarra
 
 def _body_and_head(
     rng: np.random.Generator, canvas: np.ndarray, label: int, classes: int
-) -> tuple[np.ndarray, np.ndarray, int, bool]:
-    """Paint the striped body and the head; return (object mask, head mask, head class, hint)."""
+) -> tuple[np.ndarray, np.ndarray, int, bool, BodyLatents]:
+    """Paint the striped body and the head.
+
+    Returns (object mask, head mask, head class, hint, latents).
+    """
     size = canvas.shape[0]
     scale = size / REFERENCE_SIZE
     a, b = rng.uniform(0.35, 0.43) * size, rng.uniform(0.17, 0.22) * size
@@ -185,13 +199,18 @@ def _body_and_head(
     head_class = (
         label if rng.uniform() < 0.95 else (label + int(rng.integers(1, classes))) % classes
     )
-    head_colour = _colour(
-        head_class / classes + rng.normal(0, 0.008), rng.uniform(0.85, 1), rng.uniform(0.85, 1)
-    )
+    head_hue = head_class / classes + rng.normal(0, 0.008)
+    head_colour = _colour(head_hue, rng.uniform(0.85, 1), rng.uniform(0.85, 1))
     head_centre = centre + (a + 0.3 * r) * u
     head = np.zeros((size, size), np.uint8)
     _fill_disc([(canvas, head_colour), (head, 1)], head_centre, r)
-    return (body | head).view(bool), head.view(bool), head_class, informative
+    latents = BodyLatents(
+        angle=float(theta),
+        stripe_period=float(period / scale),
+        body_hue=float(hue % 1.0),
+        head_hue=float(head_hue % 1.0),
+    )
+    return (body | head).view(bool), head.view(bool), head_class, informative, latents
 
 
 def render_sample(
@@ -211,7 +230,9 @@ def render_sample(
     canvas = _background(rng, size)
     layers = np.zeros((size, size), np.uint8)
     _distractors(rng, canvas, layers)
-    object_mask, part_mask, head_class, informative = _body_and_head(rng, canvas, label, classes)
+    object_mask, part_mask, head_class, informative, latents = _body_and_head(
+        rng, canvas, label, classes
+    )
     layers[object_mask] = 0
     if noise:
         canvas += rng.normal(0, 5, canvas.shape)
@@ -224,4 +245,5 @@ def render_sample(
         label=label,
         head_class=head_class,
         body_hue_informative=informative,
+        latents=latents,
     )
