@@ -47,6 +47,7 @@ from wsolkit.engine.api import train
 from wsolkit.engine.build import build_model
 from wsolkit.engine.checkpoint import read_checkpoint
 from wsolkit.engine.export import ExportOptions, export_cams
+from wsolkit.engine.setup import embedded_recipe
 from wsolkit.metrics.feature_alignment import (
     REGIONS,
     RegionAlignment,
@@ -173,13 +174,15 @@ def one_run(variant: str, overrides: dict[str, str], seed: int, out: Path) -> di
     name = f"{variant}-seed{seed}"
     start = time.perf_counter()
     summary = train(
+        # The method's synthetic recipe, also when --set data.root=DIR names another dataset.
+        config=embedded_recipe(str(overrides["method.name"])),
         overrides={
             **overrides,
             "runtime.seed": seed,
             "runtime.out_dir": out,
             "runtime.run_name": name,
             "runtime.quiet": True,
-        }
+        },
     )
     minutes = (time.perf_counter() - start) / 60
     assert summary is not None

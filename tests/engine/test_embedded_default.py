@@ -46,9 +46,10 @@ def test_default_train_path_on_a_reduced_size(cache, tmp_path) -> None:
     s = summary["settings"]
     assert (s["model"]["backbone"], s["model"]["weights"], s["method"]["name"]) == (
         "tiny",
-        "none",
+        "synthetic-pretrained",
         "aligned-eil",
     )
+    assert s["optim"]["lr"] == 0.01
     assert s["method"]["lambda_drop"] == 3.0 and s["optim"]["lr_schedule"] == "onecycle"
     assert (
         s["data"]["dataset"] == "synthetic" and s["data"]["eval_size"] == 64
@@ -58,13 +59,13 @@ def test_default_train_path_on_a_reduced_size(cache, tmp_path) -> None:
     assert {"localization", "mask"} <= set(summary["test"]["last"])  # boxes and masks both apply
 
 
-def test_the_shipped_pretrained_weights_train_from_the_command_line(cache, tmp_path) -> None:
+def test_the_weights_flag_overrides_the_recipe_s_pretrained_weights(cache, tmp_path) -> None:
     args = ["train", "--epochs", "1", "--set", "data.train_split=val", "--method", "cam"]
     args += ["--out-dir", str(tmp_path), "--run-name", "pre", "--quiet"]
-    result = runner.invoke(app, [*args, "--weights", "synthetic-pretrained"])
+    result = runner.invoke(app, [*args, "--weights", "none"])
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "pre" / "summary.json").read_text())
-    assert summary["settings"]["model"]["weights"] == "synthetic-pretrained"
+    assert summary["settings"]["model"]["weights"] == "none"  # the flag overrides the recipe
     assert summary["test"]["last"]["images"] == 1000
 
     typo = runner.invoke(app, [*args[:-3], "--run-name", "typo", "--weights", "synthetic"])

@@ -40,9 +40,9 @@ def test_a_reduced_study_measures_scratch_and_pretrained_runs(tmp_path: Path) ->
             str(out),
             *[arg for pair in common for arg in ("--set", pair)],
             "--variant",
-            "cam=cam",
+            "cam=cam,model.weights=none,optim.lr=0.05",
             "--variant",
-            "aeil-pre=aligned-eil,model.weights=synthetic-pretrained",
+            "aeil-pre=aligned-eil",  # the recipe's synthetic-pretrained weights
         ],
         capture_output=True,
         text=True,

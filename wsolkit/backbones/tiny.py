@@ -35,7 +35,8 @@ class Tiny(Backbone):
     name = "tiny"
     description = (
         "Tiny CNN for demos and the synthetic benchmark: 5 convs (BN+ReLU; conv6 with bias), "
-        "GAP, linear; 16×16 feature map at 64 px, trains from scratch on a CPU."
+        "GAP, linear; 16×16 feature map at 64 px; trains on a CPU, from scratch or from its "
+        "shipped weights (--weights synthetic-pretrained)."
     )
     init_mode = "he"
     imagenet_url = None
