@@ -50,6 +50,7 @@ from torch import Tensor, nn
 from wsolkit.backbones.tiny import Tiny
 from wsolkit.data.prepare.synthetic_draw import BodyLatents, render_sample
 from wsolkit.errors import WsolkitError
+from wsolkit.io import atomic_write_bytes
 
 # Benchmark splits use seeds 1000·d + 1/2/3; this one is never of that form.
 DEFAULT_IMAGE_SEED = 999_999
@@ -60,7 +61,7 @@ KEEP = ("conv4", "conv6")
 
 @dataclass(frozen=True)
 class PretextConfig:
-    """Everything that decides the pretext weights (recorded in the file's metadata)."""
+    """Everything that decides the pretext weights (the command line prints it)."""
 
     images: int = 8000
     epochs: int = 12
@@ -126,6 +127,7 @@ class PretextNet(nn.Module):
         super().__init__()
         self.keep = config.keep
         self.tiny = Tiny(num_classes=1)  # its head is not used, nor conv6 when keeping conv4
+        # Made in both modes: it draws from the random stream, so the bytes depend on it.
         self.conv = nn.Sequential(nn.Conv2d(64, 64, kernel_size=3, padding=1), nn.ReLU())
         nn.init.kaiming_normal_(self.conv[0].weight, mode="fan_out", nonlinearity="relu")
         nn.init.zeros_(self.conv[0].bias)
@@ -227,15 +229,23 @@ def main(argv: list[str] | None = None) -> int:
     defaults = PretextConfig()
     parser = argparse.ArgumentParser(
         prog="python -m wsolkit.engine.pretext",
-        description="Train tiny's trunk on the synthetic pretext task and write its weights.",
+        description="Train tiny's convolutions on the synthetic pretext task and write their "
+        "weights. The defaults make the shipped synthetic-pretrained file, byte for byte.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--out", type=Path, required=True, help="the .pt file to write")
-    parser.add_argument("--images", type=int, default=defaults.images)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--image-seed", type=int, default=defaults.image_seed)
-    parser.add_argument("--init-seed", type=int, default=defaults.init_seed)
-    parser.add_argument("--threads", type=int, default=defaults.threads)
+    parser.add_argument("--images", type=int, default=defaults.images, help="pretext images")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="training epochs")
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="one-cycle peak lr")
+    parser.add_argument(
+        "--image-seed", type=int, default=defaults.image_seed, help="seed of the images"
+    )
+    parser.add_argument(
+        "--init-seed", type=int, default=defaults.init_seed, help="seed of init and order"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=defaults.threads, help="torch threads (bytes depend on it)"
+    )
     parser.add_argument("--keep", default=defaults.keep, choices=KEEP, help="last stage kept")
     parser.add_argument(
         "--tasks", default=",".join(defaults.tasks), help=f"comma-separated, of {', '.join(TASKS)}"
@@ -262,11 +272,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"epoch {epoch:3d}/{config.epochs}  loss {loss:.4f}  {cells}\n")
         sys.stdout.flush()
 
-    state, _ = train_pretext(config, progress=report)
-    data = encode_state(state)
-    from wsolkit.io import atomic_write_bytes
-
-    atomic_write_bytes(args.out, data)
+    try:
+        state, _ = train_pretext(config, progress=report)
+        data = encode_state(state)
+        atomic_write_bytes(args.out, data)
+    except WsolkitError as exc:  # e.g. a full disk or an unwritable folder
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write(f"interrupted; {args.out} was not written\n")
+        return 130
     sys.stdout.write(f"wrote {args.out} ({len(data)} bytes), sha256 {sha256(data)}\n")
     sys.stdout.write(f"config: {asdict(config)}\n")
     return 0
