@@ -33,6 +33,7 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -43,6 +44,7 @@ from wsolkit.cams import CamStore
 from wsolkit.data.metadata import read_split
 from wsolkit.data.prepare.synthetic import read_part_masks
 from wsolkit.data.spec import read_manifest
+from wsolkit.data.transforms import BatchNormalize
 from wsolkit.engine.api import train
 from wsolkit.engine.build import build_model
 from wsolkit.engine.checkpoint import read_checkpoint
@@ -72,70 +74,79 @@ COLUMNS = (
 )
 
 
-def measure_part_mass(store_path: Path, data_root: Path) -> dict[str, float]:
-    """Part shares of the store's raw CAMs against the synthetic object and head masks."""
+@dataclass(frozen=True)
+class TestSplit:
+    """The test split, read once per run: ids, uint8 images N×3×S×S, labels, and the object
+    and head masks N×S×S (bool)."""
+
+    ids: list[str]
+    images: torch.Tensor
+    labels: torch.Tensor
+    objects: np.ndarray
+    parts: np.ndarray
+
+
+def read_test_split(data_root: Path) -> TestSplit:
+    """Images, labels and masks of ``data_root``'s test split, in the metadata's order."""
     manifest = read_manifest(data_root)
+    image_root = manifest.resolve(data_root, manifest.image_root)
     mask_root = manifest.resolve(data_root, manifest.mask_root)
     meta = read_split(data_root / "test", require_localization=True)
     heads = read_part_masks(data_root / "test")
 
-    def mask(path: str, size: int) -> np.ndarray:
-        image = cv2.imread(str(mask_root / path), cv2.IMREAD_GRAYSCALE)
-        return cv2.resize(image, (size, size), interpolation=cv2.INTER_NEAREST) > 127
+    def mask(path: str) -> np.ndarray:
+        return cv2.imread(str(mask_root / path), cv2.IMREAD_GRAYSCALE) > 127
+
+    images = [
+        cv2.cvtColor(cv2.imread(str(image_root / i)), cv2.COLOR_BGR2RGB) for i in meta.image_ids
+    ]
+    return TestSplit(
+        ids=list(meta.image_ids),
+        images=torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2),
+        labels=torch.tensor([meta.labels[i] for i in meta.image_ids]),
+        objects=np.stack([mask(meta.masks[i].mask_paths[0]) for i in meta.image_ids]),
+        parts=np.stack([mask(heads[i]) for i in meta.image_ids]),
+    )
+
+
+def measure_part_mass(store_path: Path, split: TestSplit) -> dict[str, float]:
+    """Part shares of the store's raw CAMs against the synthetic object and head masks."""
+    index = {image_id: k for k, image_id in enumerate(split.ids)}
+
+    def resized(mask: np.ndarray, size: int) -> np.ndarray:
+        nearest = cv2.resize(mask.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST)
+        return nearest > 0
 
     with CamStore.open(store_path) as store:
         size = store.resolve_eval_size(None)
         samples = (
             (
                 upsample_cam(row.cam, size),
-                mask(meta.masks[row.image_id].mask_paths[0], size),
-                mask(heads[row.image_id], size),
+                resized(split.objects[index[row.image_id]], size),
+                resized(split.parts[index[row.image_id]], size),
             )
             for row in store.rows()
         )
         return part_mass(samples).to_dict()
 
 
-def test_images(data_root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The test split as uint8 images N×3×S×S, labels, object and head masks N×S×S (bool)."""
-    manifest = read_manifest(data_root)
-    image_root = manifest.resolve(data_root, manifest.image_root)
-    mask_root = manifest.resolve(data_root, manifest.mask_root)
-    meta = read_split(data_root / "test", require_localization=True)
-    heads = read_part_masks(data_root / "test")
-    images, objects, parts = [], [], []
-    for image_id in meta.image_ids:
-        images.append(cv2.cvtColor(cv2.imread(str(image_root / image_id)), cv2.COLOR_BGR2RGB))
-        objects.append(cv2.imread(str(mask_root / meta.masks[image_id].mask_paths[0]), 0) > 127)
-        parts.append(cv2.imread(str(mask_root / heads[image_id]), 0) > 127)
-    labels = torch.tensor([meta.labels[i] for i in meta.image_ids])
-    return (
-        torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2),
-        labels,
-        torch.from_numpy(np.stack(objects)),
-        torch.from_numpy(np.stack(parts)),
-    )
-
-
 @torch.no_grad()
 def measure_alignment(
-    backbone: torch.nn.Module, settings: Settings, data: tuple
+    backbone: torch.nn.Module, settings: Settings, split: TestSplit
 ) -> dict[str, float]:
     """Per region: mean relative feature norm and mean cosine with the true class's weight."""
-    images, labels, objects, parts = data
-    mean = torch.tensor(settings.data.mean).view(1, 3, 1, 1)
-    std = torch.tensor(settings.data.std).view(1, 3, 1, 1)
+    normalize = BatchNormalize.from_settings(settings.data)
+    regions = head_body_background(torch.from_numpy(split.objects), torch.from_numpy(split.parts))
     backbone.eval()
     tally = RegionAlignment(REGIONS)
-    for start in range(0, len(images), 250):
-        x = (images[start : start + 250].float() / 255.0 - mean) / std
-        features = backbone.forward_features(x)
-        regions = head_body_background(objects[start : start + 250], parts[start : start + 250])
+    for start in range(0, len(split.ids), 250):
+        batch = slice(start, start + 250)
+        features = backbone.forward_features(normalize(split.images[batch]))
         tally.update(
             features,
             backbone.head.class_weights,
-            labels[start : start + 250],
-            cell_weights(regions, tuple(features.shape[-2:])),
+            split.labels[batch],
+            cell_weights(regions[batch], tuple(features.shape[-2:])),
         )
     return {
         f"{region}_{stat}": value
@@ -144,20 +155,19 @@ def measure_alignment(
     }
 
 
-def diagnostic(run: Path, data_root: Path) -> dict[str, float]:
+def diagnostic(run: Path, split: TestSplit) -> dict[str, float]:
     """The alignment diagnostic at initialization (rebuilt with the run's settings and seed,
     pretrained trunk included) and for the best checkpoint."""
     checkpoint = read_checkpoint(run / "checkpoints" / "best.pt")
     settings = Settings(**checkpoint.settings)
-    data = test_images(data_root)
     classes = checkpoint.dataset.num_classes
     torch.manual_seed(settings.runtime.seed)
     init = build_model(settings, classes).backbone
     best = build_model(settings, classes, weights="none")
     best.model.load_state_dict(checkpoint.model)
     return {
-        **{f"init_{k}": v for k, v in measure_alignment(init, settings, data).items()},
-        **{f"best_{k}": v for k, v in measure_alignment(best.backbone, settings, data).items()},
+        **{f"init_{k}": v for k, v in measure_alignment(init, settings, split).items()},
+        **{f"best_{k}": v for k, v in measure_alignment(best.backbone, settings, split).items()},
     }
 
 
@@ -191,8 +201,9 @@ def one_run(variant: str, overrides: dict[str, str], seed: int, out: Path) -> di
     data_root = Path(summary.settings["data"]["root"])
     best = summary.test["best"].to_json()
     loc = best["localization"]["max_box_acc"]
-    mass = measure_part_mass(store, data_root)
-    features = diagnostic(run, data_root)
+    split = read_test_split(data_root)
+    mass = measure_part_mass(store, split)
+    features = diagnostic(run, split)
     return {
         "val": summary.best_val_score,
         "top1": best["top1"],
