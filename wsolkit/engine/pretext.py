@@ -49,6 +49,7 @@ from torch import Tensor, nn
 
 from wsolkit.backbones.tiny import Tiny
 from wsolkit.data.prepare.synthetic_draw import BodyLatents, render_sample
+from wsolkit.data.transforms import BatchNormalize
 from wsolkit.errors import WsolkitError
 from wsolkit.io import atomic_write_bytes
 
@@ -140,9 +141,8 @@ class PretextNet(nn.Module):
         return [head(pooled) for head in self.heads]
 
 
-def normalize(batch: Tensor) -> Tensor:
-    """uint8 → the synthetic recipes' input, ``(x/255 − 0.5)/0.25``."""
-    return (batch.float() / 255.0 - 0.5) / 0.25
+#: uint8 → the synthetic recipes' input, ``(x/255 − 0.5)/0.25``.
+NORMALIZE = BatchNormalize(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
 
 
 def trunk_state(net: PretextNet) -> dict[str, Tensor]:
@@ -191,7 +191,7 @@ def train_pretext(
             total, correct = 0.0, torch.zeros(len(config.tasks))
             for start in range(0, config.images, config.batch_size):
                 index = permutation[start : start + config.batch_size]
-                logits = net(normalize(images[index]))
+                logits = net(NORMALIZE(images[index]))
                 y = targets[index]
                 loss = sum(loss_fn(out, y[:, t]) for t, out in enumerate(logits))
                 optimizer.zero_grad(set_to_none=True)
