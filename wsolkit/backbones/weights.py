@@ -115,14 +115,23 @@ def imagenet_file(backbone: str, url: str | None) -> Path:
     return path
 
 
-def read_state_dict(path: Path) -> dict[str, Tensor]:
-    """Load a state dict (a mapping of names to tensors) from ``path`` on the CPU."""
+def load_weights_file(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU: no code in the file runs.
+
+    Raises:
+        WeightsError: the file is unreadable or carries a pickled object (naming the file).
+    """
     try:
-        obj: Any = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unreadable or unsafe pickle: say which file and why
         raise WeightsError(
             f"cannot read weights file '{path}': {type(exc).__name__}: {exc}"
         ) from None
+
+
+def read_state_dict(path: Path) -> dict[str, Tensor]:
+    """Load a state dict (a mapping of names to tensors) from ``path`` on the CPU."""
+    obj = load_weights_file(path)
     if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
         keys = list(obj)[:SHOWN_KEYS] if isinstance(obj, Mapping) else []
         raise WeightsError(

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 from wsolkit.backbones import Backbone, Head, StageInfo, WeightsError
-from wsolkit.backbones.weights import imagenet_file, load_into, parse_weights
+from wsolkit.backbones.weights import imagenet_file, load_into, load_weights_file, parse_weights
 from wsolkit.errors import SettingsError
 
 from wsolkit_timm.attention import recorded_attention
@@ -97,12 +97,7 @@ def read_weights_file(path: Path) -> dict[str, Tensor]:
     Raises:
         WeightsError: the file cannot be read, or holds neither form (one line naming it).
     """
-    try:
-        obj: Any = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unreadable or unsafe pickle: say which file and why
-        raise WeightsError(
-            f"cannot read weights file '{path}': {type(exc).__name__}: {exc}"
-        ) from None
+    obj = load_weights_file(path)
     if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
         obj = obj["model"]  # DeiT's release files (facebookresearch/deit)
     if isinstance(obj, Mapping) and obj and all(isinstance(v, Tensor) for v in obj.values()):
