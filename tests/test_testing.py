@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from wsolkit.backbones import StageInfo
 from wsolkit.backbones.tiny import Tiny
+from wsolkit.engine.device import torch_threads
 from wsolkit.errors import SettingsError
 from wsolkit.extractors.gradients import GradCAM
 from wsolkit.methods import IncompatibleBackboneError, WsolMethod
@@ -408,12 +409,8 @@ INNER_STAGES: dict[str, bool] = {
 @pytest.fixture
 def one_thread() -> Iterator[None]:
     """Small tensors: one intra-op thread (a shared CPU makes two threads' barriers slow)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_extractor_table_covers_the_builtins() -> None:

@@ -13,6 +13,17 @@ import torch
 from wsolkit.errors import SettingsError
 
 
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block on ``count`` intra-op threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
     """``auto`` → CUDA when present (the local rank's GPU under torchrun), else CPU."""
     if name == "auto":

@@ -50,6 +50,7 @@ from torch import Tensor, nn
 from wsolkit.backbones.tiny import Tiny
 from wsolkit.data.prepare.synthetic_draw import BodyLatents, render_sample
 from wsolkit.data.transforms import BatchNormalize
+from wsolkit.engine.device import torch_threads
 from wsolkit.errors import WsolkitError
 from wsolkit.io import atomic_write_bytes
 
@@ -165,9 +166,7 @@ def train_pretext(
     ``progress(epoch, mean loss, per-task train accuracy)`` is called after each epoch.
     """
     config.validate()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         images, targets = render_pretext_set(config)
         torch.manual_seed(config.init_seed)
         net = PretextNet(config)
@@ -206,8 +205,6 @@ def train_pretext(
             if progress is not None:
                 progress(epoch + 1, total / config.images, accuracy)
         return trunk_state(net), dict(zip(config.tasks, accuracy, strict=True))
-    finally:
-        torch.set_num_threads(threads)
 
 
 def encode_state(state: dict[str, Tensor]) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import torch
+from wsolkit.engine.device import torch_threads
 
 pytest.importorskip("timm", reason="install the plugin: pip install -e plugins/wsolkit-timm")
 pytest.importorskip(
@@ -45,12 +45,8 @@ def one_thread() -> Iterator[None]:
     Measured on a shared 2-core CPU, one thread runs these transformers (DeiT-S at 224 px
     included) 3–8× faster than two, whose barriers wait on the other jobs' cores.
     """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.fixture
